@@ -1,0 +1,1 @@
+"""Administration pages: units, users, enterprise onboarding."""

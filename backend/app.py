@@ -1,0 +1,149 @@
+"""The application factory: everything is built from a Settings object, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from backend import pwa
+from backend.admin.pages import AdminPages
+from backend.auth.middleware import SessionAuthMiddleware
+from backend.auth.pages import AuthPages
+from backend.db import make_engine, make_session_factory
+from backend.deps import provide_db, provide_origin, provide_principal
+from backend.enterprises.controllers import EnterpriseApi, MeApi
+from backend.enterprises.pages import EnterprisePages
+from backend.errors import handle_exception
+from backend.home.pages import HomePages
+from backend.i18n import LOCALES
+from backend.settings import Settings
+from backend.web import locale_of, translator_of
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+STATIC_DIR = PWA_DIR / "static"
+UNAUTHENTICATED_PATHS = [
+    "/static/",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/icons/",
+    "/schema",
+    "/healthz",
+]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+def _jinja_environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(PWA_DIR / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    @pass_context
+    def translate(context: Any, key: str, **params: object) -> str:
+        return translator_of(context["request"])(key, **params)
+
+    @pass_context
+    def current_locale(context: Any) -> str:
+        return locale_of(context["request"])
+
+    @pass_context
+    def current_user(context: Any) -> Any:
+        return context["request"].scope.get("user")
+
+    environment.globals.update(_=translate, locale=current_locale, me=current_user, locales=LOCALES)
+    return environment
+
+
+def _security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    engine = make_engine(settings.resolved_database_url)
+    environment = _jinja_environment()
+    environment.globals["asset_version"] = pwa.asset_version(STATIC_DIR)
+    secret = settings.resolved_secret_key
+
+    def dispose_engine() -> None:
+        engine.dispose()
+
+    async def after_request(response: Response[Any]) -> Response[Any]:
+        return _security_headers(response)
+
+    return Litestar(
+        route_handlers=[
+            AuthPages,
+            HomePages,
+            EnterprisePages,
+            AdminPages,
+            EnterpriseApi,
+            MeApi,
+            pwa.PwaRoutes,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], send_as_attachment=False
+            ),
+        ],
+        dependencies={
+            "db": Provide(provide_db),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "origin": Provide(provide_origin, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(SessionAuthMiddleware, exclude=UNAUTHENTICATED_PATHS)],
+        csrf_config=CSRFConfig(
+            secret=secret,
+            cookie_name="gs_csrf",
+            header_name="x-csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+        ),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
+        plugins=[HTMXPlugin()],
+        exception_handlers={Exception: handle_exception},
+        after_request=after_request,
+        openapi_config=OpenAPIConfig(title="GridSafe API", version="1", path="/schema"),
+        state=State(
+            {
+                "settings": settings,
+                "session_factory": make_session_factory(engine),
+                "jinja_env": environment,
+            }
+        ),
+        on_shutdown=[dispose_engine],
+        request_max_body_size=20 * 1024 * 1024,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for `uvicorn --factory backend.app:create_app_from_env`."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return create_app(Settings())
+
+
+__all__ = ["Request", "create_app", "create_app_from_env"]

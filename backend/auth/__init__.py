@@ -1,0 +1,1 @@
+"""Sign-in, sessions, the signed-in principal and the scope policy every query goes through."""

@@ -1,0 +1,65 @@
+"""Who may see and do what: pure functions over the signed-in principal, used by guards and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.models.users import Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as the rules see them: role, home unit (with its path) and enterprise."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    unit_id: int
+    unit_path: str
+    unit_name: str
+    enterprise_id: int | None = None
+    locale: str | None = None
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.role is Role.ENTERPRISE_OFFICER
+
+
+OFFICER_ROLES = frozenset(
+    {Role.STREET_DISPATCHER, Role.DISTRICT_OFFICER, Role.CITY_OFFICER, Role.ADMIN}
+)
+
+
+def sees_unit(principal: Principal, unit_path: str) -> bool:
+    """A user sees their own unit and everything under it; an enterprise officer sees no unit."""
+    return not principal.is_enterprise and unit_path.startswith(principal.unit_path)
+
+
+def sees_enterprise(principal: Principal, enterprise_id: int, grid_path: str) -> bool:
+    if principal.is_enterprise:
+        return principal.enterprise_id == enterprise_id
+    return grid_path.startswith(principal.unit_path)
+
+
+def can_edit_enterprise(principal: Principal, enterprise_id: int, grid_path: str) -> bool:
+    return principal.role in OFFICER_ROLES and sees_enterprise(principal, enterprise_id, grid_path)
+
+
+def can_create_enterprise_in(principal: Principal, grid_path: str) -> bool:
+    return principal.role in OFFICER_ROLES and sees_unit(principal, grid_path)
+
+
+def can_administer(principal: Principal) -> bool:
+    """Units, users and enterprise onboarding are managed by administrators."""
+    return principal.role is Role.ADMIN
+
+
+def can_manage_user_at(principal: Principal, unit_path: str) -> bool:
+    return can_administer(principal) and sees_unit(principal, unit_path)
+
+
+def sign_in_allowed(failures_for_account: int, failures_from_address: int, limit: int) -> bool:
+    """Too many recent failures for the account or from the address locks sign-in for the window.
+    The address limit is wider: a whole street office may sit behind one NAT."""
+    return failures_for_account < limit and failures_from_address < limit * 4

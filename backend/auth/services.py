@@ -1,0 +1,116 @@
+"""Sign-in, sign-out and session lookup; sessions live in the database so sign-out is real."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from backend.audit import Origin, record
+from backend.auth.passwords import verify_password
+from backend.auth.policy import Principal, sign_in_allowed
+from backend.errors import AppError
+from backend.models import Role, SignInAttempt, Unit, User, UserSession, utcnow
+from backend.settings import Settings
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _recent_failures(session: Session, since: datetime, **match: str) -> int:
+    column, value = next(iter(match.items()))
+    stmt = select(func.count()).where(
+        getattr(SignInAttempt, column) == value,
+        SignInAttempt.succeeded.is_(False),  # type: ignore[attr-defined]
+        SignInAttempt.at >= since,
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def sign_in(
+    session: Session, settings: Settings, username: str, password: str, origin: Origin
+) -> str:
+    """Check the password under the rate limit; return a new session token for the cookie."""
+    now = utcnow()
+    username = username.strip().lower()
+    since = now - timedelta(minutes=settings.sign_in_window_minutes)
+    if not sign_in_allowed(
+        _recent_failures(session, since, username=username),
+        _recent_failures(session, since, ip=origin.ip),
+        settings.sign_in_max_failures,
+    ):
+        raise AppError("rate_limited", {"minutes": settings.sign_in_window_minutes})
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    ok = verify_password(user.password_hash if user else None, password) and bool(
+        user and user.active
+    )
+    session.add(SignInAttempt(at=now, username=username, ip=origin.ip, succeeded=ok))
+    if not ok or user is None or user.id is None:
+        session.commit()
+        raise AppError("invalid_credentials")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.session_hours),
+            ip=origin.ip,
+            user_agent=origin.device[:300],
+        )
+    )
+    record(session, Origin(user.id, origin.device, origin.ip), "user.signed_in", "user", user.id)
+    session.commit()
+    return token
+
+
+def sign_out(session: Session, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))  # type: ignore[arg-type]
+    session.commit()
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """The signed-in user behind a cookie, re-read on every request so a change of role,
+    unit or a deactivation takes effect at once."""
+    row = session.execute(
+        select(User, Unit.path, Unit.name)
+        .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
+        .join(Unit, Unit.id == User.unit_id)  # type: ignore[arg-type]
+        .where(
+            UserSession.token_hash == _token_hash(token),
+            UserSession.expires_at > utcnow(),
+            User.active.is_(True),  # type: ignore[attr-defined]
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    user, unit_path, unit_name = row
+    return principal_of(user, unit_path, unit_name)
+
+
+def principal_of(user: User, unit_path: str, unit_name: str) -> Principal:
+    assert user.id is not None
+    return Principal(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        unit_id=user.unit_id,
+        unit_path=unit_path,
+        unit_name=unit_name,
+        enterprise_id=user.enterprise_id,
+        locale=user.locale,
+    )
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> int:
+    """Delete expired sessions and sign-in attempts older than a day; returns sessions removed."""
+    now = now or utcnow()
+    removed = session.execute(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[arg-type]
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - timedelta(days=1)))  # type: ignore[arg-type]
+    session.commit()
+    return int(removed.rowcount)  # type: ignore[attr-defined]

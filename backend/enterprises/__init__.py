@@ -1,0 +1,1 @@
+"""Enterprises under supervision: onboarding, scoped reads and edits, key points."""

@@ -1,0 +1,162 @@
+"""Scoped reads and audited changes of enterprises; the one place these rules live."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlmodel import Session
+
+from backend.audit import Origin, record
+from backend.auth.policy import (
+    Principal,
+    can_create_enterprise_in,
+    can_edit_enterprise,
+    sees_enterprise,
+)
+from backend.enterprises.fields import EnterpriseFields
+from backend.errors import AppError
+from backend.models import Enterprise, KeyPoint, Unit, UnitLevel, utcnow
+
+
+def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    """Bound a query that joins Enterprise and its grid Unit to what the principal may see."""
+    if principal.is_enterprise:
+        return stmt.where(Enterprise.id == principal.enterprise_id)
+    return stmt.where(Unit.path.startswith(principal.unit_path))  # type: ignore[attr-defined]
+
+
+def _base() -> Select[tuple[Enterprise, Unit]]:
+    return select(Enterprise, Unit).join(Unit, Unit.id == Enterprise.grid_id)  # type: ignore[arg-type]
+
+
+def list_enterprises(
+    session: Session,
+    principal: Principal,
+    *,
+    query: str = "",
+    industry: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[tuple[Enterprise, Unit]], int]:
+    stmt = scoped(_base(), principal).where(Enterprise.active.is_(True))  # type: ignore[attr-defined]
+    if query:
+        like = f"%{query.strip()}%"
+        stmt = stmt.where(
+            or_(Enterprise.name.like(like), Enterprise.credit_code.like(like.upper()))
+        )  # type: ignore[attr-defined]
+    if industry:
+        stmt = stmt.where(Enterprise.industry == industry)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = (
+        session.execute(stmt.order_by(Enterprise.name, Enterprise.id).limit(limit).offset(offset))
+        .tuples()
+        .all()
+    )
+    return rows, int(total)
+
+
+def get_enterprise(
+    session: Session, principal: Principal, enterprise_id: int
+) -> tuple[Enterprise, Unit]:
+    """Not found and not allowed look the same, so ids outside the scope reveal nothing."""
+    row = session.execute(_base().where(Enterprise.id == enterprise_id)).tuples().one_or_none()
+    if row is None or not sees_enterprise(principal, enterprise_id, row[1].path):
+        raise AppError("not_found")
+    return row
+
+
+def key_points(session: Session, principal: Principal, enterprise_id: int) -> Sequence[KeyPoint]:
+    get_enterprise(session, principal, enterprise_id)
+    stmt = select(KeyPoint).where(
+        KeyPoint.enterprise_id == enterprise_id, KeyPoint.active.is_(True)
+    )  # type: ignore[attr-defined]
+    return session.execute(stmt.order_by(KeyPoint.name)).scalars().all()
+
+
+def grid_in_scope(session: Session, principal: Principal, grid_id: int) -> Unit:
+    grid = session.get(Unit, grid_id)
+    if (
+        grid is None
+        or grid.level != UnitLevel.GRID
+        or not can_create_enterprise_in(principal, grid.path)
+    ):
+        raise AppError("validation_failed", fields={"grid_id": "grid"})
+    return grid
+
+
+def create_enterprise(
+    session: Session, principal: Principal, fields: EnterpriseFields, grid_id: int, origin: Origin
+) -> Enterprise:
+    grid = grid_in_scope(session, principal, grid_id)
+    if session.execute(
+        select(Enterprise.id).where(Enterprise.credit_code == fields.credit_code)
+    ).first():
+        raise AppError("validation_failed", fields={"credit_code": "credit_code.taken"})
+    enterprise = Enterprise(**asdict(fields), grid_id=grid_id)
+    session.add(enterprise)
+    session.flush()
+    record(
+        session,
+        origin,
+        "enterprise.created",
+        "enterprise",
+        enterprise.id,
+        grid.path,
+        **_changes_of(fields, grid_id),
+    )
+    session.commit()
+    return enterprise
+
+
+def update_enterprise(
+    session: Session,
+    principal: Principal,
+    enterprise_id: int,
+    fields: EnterpriseFields,
+    grid_id: int,
+    origin: Origin,
+) -> Enterprise:
+    enterprise, current_grid = get_enterprise(session, principal, enterprise_id)
+    if not can_edit_enterprise(principal, enterprise_id, current_grid.path):
+        raise AppError("forbidden")
+    grid = grid_in_scope(session, principal, grid_id)
+    clash = session.execute(
+        select(Enterprise.id).where(
+            Enterprise.credit_code == fields.credit_code, Enterprise.id != enterprise_id
+        )
+    ).first()
+    if clash:
+        raise AppError("validation_failed", fields={"credit_code": "credit_code.taken"})
+    changes = apply_fields(enterprise, fields, grid_id)
+    if changes:
+        record(
+            session,
+            origin,
+            "enterprise.updated",
+            "enterprise",
+            enterprise_id,
+            grid.path,
+            changes=changes,
+        )
+    session.commit()
+    return enterprise
+
+
+def apply_fields(enterprise: Enterprise, fields: EnterpriseFields, grid_id: int) -> dict[str, Any]:
+    """Set what differs; return {field: [old, new]} for the history (empty when nothing changed)."""
+    changes: dict[str, Any] = {}
+    for key, value in _changes_of(fields, grid_id).items():
+        old = getattr(enterprise, key)
+        if old != value:
+            changes[key] = [old, value]
+            setattr(enterprise, key, value)
+    if changes:
+        enterprise.updated_at = utcnow()
+    return changes
+
+
+def _changes_of(fields: EnterpriseFields, grid_id: int) -> dict[str, Any]:
+    return {**asdict(fields), "industry": fields.industry.value, "grid_id": grid_id}

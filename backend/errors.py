@@ -1,0 +1,117 @@
+"""One catalogue of error codes, and one handler that answers JSON under /api and HTML elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+
+from backend.web import is_api, translator_of, wants_fragment
+
+log = logging.getLogger(__name__)
+
+# code -> HTTP status. Messages live in the i18n catalogues under `errors.<code>`.
+ERRORS: dict[str, int] = {
+    "not_signed_in": 401,
+    "forbidden": 403,
+    "csrf_failed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "validation_failed": 422,
+    "invalid_credentials": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "http_error": 400,
+}
+
+
+@dataclass
+class AppError(Exception):
+    """A refusal the user can act on. `fields` maps form field names to message keys."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in ERRORS:
+            raise KeyError(f"unknown error code {self.code!r}")
+        super().__init__(self.code)
+
+    @property
+    def status(self) -> int:
+        return ERRORS[self.code]
+
+
+def _classify(exc: Exception) -> tuple[str, int, dict[str, Any], list[dict[str, str]]]:
+    if isinstance(exc, AppError):
+        return (
+            exc.code,
+            exc.status,
+            exc.params,
+            [{"field": k, "code": v} for k, v in exc.fields.items()],
+        )
+    if isinstance(exc, ValidationException):
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        fields = [
+            {"field": str(item.get("key", "")), "code": "invalid"}
+            for item in extra
+            if isinstance(item, dict)
+        ]
+        return "validation_failed", 400, {}, fields
+    if isinstance(exc, NotAuthorizedException):
+        return "not_signed_in", 401, {}, []
+    if isinstance(exc, PermissionDeniedException):
+        code = "csrf_failed" if "CSRF" in str(exc.detail) else "forbidden"
+        return code, 403, {}, []
+    if isinstance(exc, NotFoundException):
+        return "not_found", 404, {}, []
+    if isinstance(exc, MethodNotAllowedException):
+        return "method_not_allowed", 405, {}, []
+    if isinstance(exc, TooManyRequestsException):
+        return "rate_limited", 429, {}, []
+    if isinstance(exc, HTTPException):
+        code = "payload_too_large" if exc.status_code == 413 else "http_error"
+        return code, exc.status_code, {}, []
+    return "internal_error", 500, {}, []
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    code, status, params, fields = _classify(exc)
+    if status >= 500:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    t = translator_of(request)
+    message = t(f"errors.{code}", **params)
+    if is_api(request):
+        body = {
+            "type": f"urn:gridsafe:error:{code}",
+            "title": message,
+            "status": status,
+            "code": code,
+            "errors": [{**item, "message": t(f"fields.{item['code']}")} for item in fields],
+        }
+        return Response(body, status_code=status, media_type="application/problem+json")
+    if code == "not_signed_in" and not wants_fragment(request):
+        return Redirect(f"/signin?next={quote(request.url.path)}", status_code=303)
+    template = "_error.html" if wants_fragment(request) else "error.html"
+    return Template(
+        template_name=template,
+        context={"code": code, "message": message, "status": status},
+        status_code=status,
+        headers={"Vary": "HX-Request"},
+    )

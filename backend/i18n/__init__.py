@@ -1,0 +1,77 @@
+"""Message catalogues (zh, en) and locale negotiation; every user-facing string goes through here."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LOCALES = ("zh", "en")
+LOCALE_COOKIE = "gs_lang"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@cache
+def catalogue(locale: str) -> dict[str, str]:
+    text = resources.files("backend.i18n").joinpath(f"{locale}.toml").read_text(encoding="utf-8")
+    return _flatten(tomllib.loads(text))
+
+
+class Translator:
+    """Looks messages up by stable key; a missing key shows the key itself (and a test fails)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in LOCALES else LOCALES[0]
+        self._messages = catalogue(self.locale)
+
+    def __call__(self, key: str, **params: object) -> str:
+        message = self._messages.get(key, key)
+        return message.format(**params) if params else message
+
+    def has(self, key: str) -> bool:
+        return key in self._messages
+
+
+def negotiate(
+    cookie: str | None, user_locale: str | None, accept_language: str | None, default: str
+) -> str:
+    """Pick the UI language: the switch (cookie) wins, then the user's choice, then the browser."""
+    for choice in (cookie, user_locale):
+        if choice in LOCALES:
+            return choice
+    for language in _parse_accept_language(accept_language or ""):
+        primary = language.split("-")[0].lower()
+        if primary in LOCALES:
+            return primary
+    return default
+
+
+def _parse_accept_language(header: str) -> list[str]:
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        pieces = part.strip().split(";")
+        if not pieces[0]:
+            continue
+        quality = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            weighted.append((-quality, position, pieces[0]))
+    return [language for _, _, language in sorted(weighted)]

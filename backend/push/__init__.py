@@ -1,0 +1,1 @@
+"""Web push: VAPID keys now; subscriptions and delivery come with task dispatch."""

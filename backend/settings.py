@@ -1,0 +1,121 @@
+"""Typed configuration from GRIDSAFE_* environment variables; every field is documented in README."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the configuration cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """One object for the whole configuration, passed into `create_app(settings)`."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDSAFE_", extra="ignore", frozen=True)
+
+    env: Literal["dev", "production"] = Field(
+        "dev",
+        description="`dev` generates missing secrets into the data folder; `production` refuses to start without them.",
+    )
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for the SQLite database, the embedded broker, photos and generated keys.",
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite in the data folder."
+    )
+    broker_url: str = Field(
+        "",
+        description="Celery broker URL; empty means the embedded SQLite broker in the data folder.",
+    )
+    secret_key: str = Field(
+        "", description="Signs sessions, CSRF tokens and QR codes; at least 32 characters."
+    )
+    vapid_private_key: str = Field("", description="Web-push VAPID private key (PEM or base64url).")
+    vapid_public_key: str = Field(
+        "",
+        description="Web-push VAPID application server key (base64url, uncompressed P-256 point).",
+    )
+    vapid_subject: str = Field(
+        "mailto:ops@gridsafe.example.org", description="VAPID `sub` claim: a mailto: or https: URL."
+    )
+    default_locale: Literal["zh", "en"] = Field(
+        "zh", description="UI language when neither the user nor the browser picks one."
+    )
+    host: str = Field("127.0.0.1", description="Address `gridsafe run` listens on.")
+    port: int = Field(8000, description="Port `gridsafe run` listens on.")
+    cookie_secure: bool | None = Field(
+        None, description="Send cookies only over HTTPS; empty means yes in production, no in dev."
+    )
+    session_hours: int = Field(12, ge=1, description="How long a sign-in lasts.")
+    sign_in_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins allowed per account or address within the window."
+    )
+    sign_in_window_minutes: int = Field(
+        15, ge=1, description="Window for counting failed sign-ins."
+    )
+    run_worker: bool = Field(
+        True, description="Whether `gridsafe run` also starts a Celery worker with beat."
+    )
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        missing = [
+            f"GRIDSAFE_{name.upper()}"
+            for name in (
+                "secret_key",
+                "vapid_private_key",
+                "vapid_public_key",
+                "database_url",
+                "broker_url",
+            )
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ConfigurationError(
+                "GRIDSAFE_ENV=production needs these settings: " + ", ".join(missing)
+            )
+        if len(self.secret_key) < 32:
+            raise ConfigurationError("GRIDSAFE_SECRET_KEY must be at least 32 characters long.")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.is_production if self.cookie_secure is None else self.cookie_secure
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gridsafe.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or in dev one generated once into the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""The administrative tree: city → district → street → grid."""

@@ -1,0 +1,77 @@
+"""Request helpers shared by every controller: language, htmx fragments, client details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment
+from jinja2_fragments import render_block
+from litestar import Request, Response
+from litestar.response import Template
+from litestar.utils.scope.state import ScopeState
+
+from backend.i18n import LOCALE_COOKIE, Translator, negotiate
+
+
+def is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def locale_of(request: Request[Any, Any, Any]) -> str:
+    """Resolved once per request and kept in scope state."""
+    state = request.scope.setdefault("state", {})
+    if "locale" not in state:
+        user = request.scope.get("user")
+        state["locale"] = negotiate(
+            request.cookies.get(LOCALE_COOKIE),
+            getattr(user, "locale", None),
+            request.headers.get("accept-language"),
+            request.app.state.settings.default_locale,
+        )
+    locale: str = state["locale"]
+    return locale
+
+
+def translator_of(request: Request[Any, Any, Any]) -> Translator:
+    return Translator(locale_of(request))
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else ""
+
+
+def device_of(request: Request[Any, Any, Any]) -> str:
+    return request.headers.get("user-agent", "")[:200]
+
+
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    """One URL, page or fragment: htmx asking gets only `block`, everyone else the whole page."""
+    context = context or {}
+    headers = {"Vary": "HX-Request"}
+    if block and wants_fragment(request):
+        environment: Environment = request.app.state.jinja_env
+        csrf_token = ScopeState.from_scope(request.scope).csrf_token or ""
+        html = render_block(
+            environment,
+            template,
+            block,
+            {"request": request, "csrf_token_value": csrf_token, **context},
+        )
+        return Response(html, media_type="text/html", status_code=status_code, headers=headers)
+    return Template(
+        template_name=template, context=context, status_code=status_code, headers=headers
+    )

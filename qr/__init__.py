@@ -1,0 +1,1 @@
+"""Signed enterprise and point codes and their QR rendering (filled in by the QR-code issue)."""

@@ -1,0 +1,1 @@
+"""Offline-sync engine, independent of the web framework (filled in by the offline-sync issue)."""
