@@ -171,7 +171,7 @@ def _enterprises(
             }
         )
     session.execute(insert(Enterprise), rows)
-    ids = dict(session.execute(select(Enterprise.credit_code, Enterprise.id)).tuples().all())
+    ids = dict(session.execute(select(Enterprise.credit_code, Enterprise.id)).all())
     points = [
         {
             "enterprise_id": ids[row["credit_code"]],
@@ -199,7 +199,7 @@ DEMO_USERS = (
 
 
 def _users(session: Session, enterprises: Iterable[dict[str, object]]) -> int:
-    units = dict(session.execute(select(Unit.code, Unit.id)).tuples().all())
+    units = dict(session.execute(select(Unit.code, Unit.id)).all())
     password = hash_password(DEMO_PASSWORD)
     for user in DEMO_USERS:
         session.add(

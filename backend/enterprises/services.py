@@ -50,11 +50,9 @@ def list_enterprises(
     if industry:
         stmt = stmt.where(Enterprise.industry == industry)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = (
-        session.execute(stmt.order_by(Enterprise.name, Enterprise.id).limit(limit).offset(offset))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(
+        stmt.order_by(Enterprise.name, Enterprise.id).limit(limit).offset(offset)
+    ).all()
     return rows, int(total)
 
 
@@ -62,7 +60,7 @@ def get_enterprise(
     session: Session, principal: Principal, enterprise_id: int
 ) -> tuple[Enterprise, Unit]:
     """Not found and not allowed look the same, so ids outside the scope reveal nothing."""
-    row = session.execute(_base().where(Enterprise.id == enterprise_id)).tuples().one_or_none()
+    row = session.execute(_base().where(Enterprise.id == enterprise_id)).one_or_none()
     if row is None or not sees_enterprise(principal, enterprise_id, row[1].path):
         raise AppError("not_found")
     return row

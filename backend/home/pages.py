@@ -27,7 +27,7 @@ def summary(session: Session, principal: Principal) -> dict[str, Any]:
         select(Enterprise.industry, func.count()).join(Unit, Unit.id == Enterprise.grid_id),  # type: ignore[arg-type]
         principal,
     ).where(Enterprise.active.is_(True))  # type: ignore[attr-defined]
-    by_industry = dict(session.execute(stmt.group_by(Enterprise.industry)).tuples().all())
+    by_industry = dict(session.execute(stmt.group_by(Enterprise.industry)).all())
     units = units_under(session, principal)
     return {
         "by_industry": [(industry, by_industry.get(industry.value, 0)) for industry in Industry],

@@ -25,8 +25,16 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalogue(locale: str) -> dict[str, str]:
-    text = resources.files("backend.i18n").joinpath(f"{locale}.toml").read_text(encoding="utf-8")
-    return _flatten(tomllib.loads(text))
+    """All `<locale>/*.toml` files merged; each domain keeps its messages in a file of its own."""
+    messages: dict[str, str] = {}
+    folder = resources.files("backend.i18n").joinpath(locale)
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".toml"):
+            for key, value in _flatten(tomllib.loads(entry.read_text(encoding="utf-8"))).items():
+                if key in messages:
+                    raise ValueError(f"message {key!r} is defined twice in the {locale} catalogue")
+                messages[key] = value
+    return messages
 
 
 class Translator:

@@ -1,0 +1,151 @@
+"""Shared fixtures: databases built by the real migrations (SQLite and PostgreSQL), app, clients."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlmodel import Session
+
+from backend.app import create_app
+from backend.cli import alembic_config
+from backend.db import make_engine, make_session_factory, session_scope
+from backend.demo.seed import DEMO_PASSWORD, seed
+from backend.settings import Settings
+from tests.services import POSTGRES_ADMIN_URL, require_postgres
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def build_database(url: str, with_demo: bool = True) -> None:
+    command.upgrade(alembic_config(url), "head")
+    if with_demo:
+        engine = make_engine(url)
+        with session_scope(make_session_factory(engine)) as session:
+            seed(session)
+        engine.dispose()
+
+
+class PostgresDatabases:
+    """Creates throw-away databases on the test server, copied from a migrated template."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.admin: Engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.prefix = f"gridsafe_test_{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = []
+        self.templates: dict[bool, str] = {}
+
+    def url_for(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{len(self.created)}"
+        with self.admin.connect() as conn:
+            suffix = f" TEMPLATE {template}" if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+        self.created.append(name)
+        return self.url_for(name)
+
+    def fresh(self, with_demo: bool = True) -> str:
+        if with_demo not in self.templates:
+            url = self.create()
+            build_database(url, with_demo)
+            self.templates[with_demo] = make_url(url).database or ""
+        return self.create(self.templates[with_demo])
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in reversed(self.created):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    require_postgres()
+    databases = PostgresDatabases(POSTGRES_ADMIN_URL)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "demo.sqlite3"
+    build_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database with the demo data, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "gridsafe.sqlite3"
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return databases.fresh()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="dev",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        broker_url="memory://",
+        secret_key=TEST_SECRET,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+def csrf_token(client: TestClient[Any]) -> str:
+    """The CSRF cookie, fetching a page first if the client has none yet."""
+    token = client.cookies.get("gs_csrf")
+    if not token:
+        client.get("/signin")
+        token = client.cookies.get("gs_csrf")
+    assert token
+    return token
+
+
+def sign_in(client: TestClient[Any], username: str, password: str = DEMO_PASSWORD) -> None:
+    response = client.post(
+        "/signin",
+        data={"username": username, "password": password, "_csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def post_form(client: TestClient[Any], url: str, data: dict[str, str], **kwargs: Any) -> Any:
+    return client.post(
+        url, data={**data, "_csrf_token": csrf_token(client)}, follow_redirects=False, **kwargs
+    )
