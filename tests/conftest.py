@@ -12,13 +12,14 @@ import pytest
 from alembic import command
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlmodel import Session
 
 from backend.app import create_app
 from backend.cli import alembic_config
 from backend.db import make_engine, make_session_factory, session_scope
 from backend.demo.seed import DEMO_PASSWORD, seed
+from backend.models import Enterprise, Unit
 from backend.settings import Settings
 from tests.services import POSTGRES_ADMIN_URL, require_postgres
 
@@ -149,3 +150,17 @@ def post_form(client: TestClient[Any], url: str, data: dict[str, str], **kwargs:
     return client.post(
         url, data={**data, "_csrf_token": csrf_token(client)}, follow_redirects=False, **kwargs
     )
+
+
+def enterprise_in(db: Session, grid_code: str) -> Enterprise:
+    """The first demo enterprise in a grid."""
+    return (
+        db.execute(
+            select(Enterprise)
+            .join(Unit, Unit.id == Enterprise.grid_id)
+            .where(Unit.code == grid_code)
+            .order_by(Enterprise.id)
+        )
+        .scalars()
+        .first()
+    )  # type: ignore[return-value]

@@ -25,7 +25,7 @@ def _recent_failures(session: Session, since: datetime, **match: str) -> int:
     column, value = next(iter(match.items()))
     stmt = select(func.count()).where(
         getattr(SignInAttempt, column) == value,
-        SignInAttempt.succeeded.is_(False),  # type: ignore[attr-defined]
+        SignInAttempt.succeeded.is_(False),
         SignInAttempt.at >= since,
     )
     return int(session.execute(stmt).scalar_one())
@@ -69,7 +69,7 @@ def sign_in(
 
 
 def sign_out(session: Session, token: str) -> None:
-    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))  # type: ignore[arg-type]
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
     session.commit()
 
 
@@ -78,12 +78,12 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     unit or a deactivation takes effect at once."""
     row = session.execute(
         select(User, Unit.path, Unit.name)
-        .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
-        .join(Unit, Unit.id == User.unit_id)  # type: ignore[arg-type]
+        .join(UserSession, UserSession.user_id == User.id)
+        .join(Unit, Unit.id == User.unit_id)
         .where(
             UserSession.token_hash == _token_hash(token),
             UserSession.expires_at > utcnow(),
-            User.active.is_(True),  # type: ignore[attr-defined]
+            User.active.is_(True),
         )
     ).one_or_none()
     if row is None:
@@ -110,7 +110,7 @@ def principal_of(user: User, unit_path: str, unit_name: str) -> Principal:
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Delete expired sessions and sign-in attempts older than a day; returns sessions removed."""
     now = now or utcnow()
-    removed = session.execute(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[arg-type]
-    session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - timedelta(days=1)))  # type: ignore[arg-type]
+    removed = session.execute(delete(UserSession).where(UserSession.expires_at <= now))
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - timedelta(days=1)))
     session.commit()
-    return int(removed.rowcount)  # type: ignore[attr-defined]
+    return int(removed.rowcount)

@@ -70,7 +70,7 @@ def parse_enterprise(raw: Mapping[str, str]) -> tuple[EnterpriseFields | None, d
         errors["latitude"] = "coordinate"
     if not lng_ok:
         errors["longitude"] = "coordinate"
-    if (latitude is None) != (longitude is None):
+    if lat_ok and lng_ok and (latitude is None) != (longitude is None):
         errors["latitude" if latitude is None else "longitude"] = "coordinate_pair"
     if errors or industry is None:
         return None, errors

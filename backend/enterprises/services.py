@@ -25,11 +25,11 @@ def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
     """Bound a query that joins Enterprise and its grid Unit to what the principal may see."""
     if principal.is_enterprise:
         return stmt.where(Enterprise.id == principal.enterprise_id)
-    return stmt.where(Unit.path.startswith(principal.unit_path))  # type: ignore[attr-defined]
+    return stmt.where(Unit.path.startswith(principal.unit_path))
 
 
 def _base() -> Select[tuple[Enterprise, Unit]]:
-    return select(Enterprise, Unit).join(Unit, Unit.id == Enterprise.grid_id)  # type: ignore[arg-type]
+    return select(Enterprise, Unit).join(Unit, Unit.id == Enterprise.grid_id)
 
 
 def list_enterprises(
@@ -41,12 +41,12 @@ def list_enterprises(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[tuple[Enterprise, Unit]], int]:
-    stmt = scoped(_base(), principal).where(Enterprise.active.is_(True))  # type: ignore[attr-defined]
+    stmt = scoped(_base(), principal).where(Enterprise.active.is_(True))
     if query:
         like = f"%{query.strip()}%"
         stmt = stmt.where(
             or_(Enterprise.name.like(like), Enterprise.credit_code.like(like.upper()))
-        )  # type: ignore[attr-defined]
+        )
     if industry:
         stmt = stmt.where(Enterprise.industry == industry)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
@@ -70,7 +70,7 @@ def key_points(session: Session, principal: Principal, enterprise_id: int) -> Se
     get_enterprise(session, principal, enterprise_id)
     stmt = select(KeyPoint).where(
         KeyPoint.enterprise_id == enterprise_id, KeyPoint.active.is_(True)
-    )  # type: ignore[attr-defined]
+    )
     return session.execute(stmt.order_by(KeyPoint.name)).scalars().all()
 
 

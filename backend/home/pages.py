@@ -24,9 +24,9 @@ def summary(session: Session, principal: Principal) -> dict[str, Any]:
         enterprise, grid = get_enterprise(session, principal, principal.enterprise_id)
         return {"enterprise": enterprise, "grid": grid}
     stmt = scoped(
-        select(Enterprise.industry, func.count()).join(Unit, Unit.id == Enterprise.grid_id),  # type: ignore[arg-type]
+        select(Enterprise.industry, func.count()).join(Unit, Unit.id == Enterprise.grid_id),
         principal,
-    ).where(Enterprise.active.is_(True))  # type: ignore[attr-defined]
+    ).where(Enterprise.active.is_(True))
     by_industry = dict(session.execute(stmt.group_by(Enterprise.industry)).all())
     units = units_under(session, principal)
     return {

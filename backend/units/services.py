@@ -28,7 +28,7 @@ def units_under(
     """The principal's unit and everything below it, in tree order."""
     if principal.is_enterprise:
         return []
-    stmt = select(Unit).where(Unit.path.startswith(principal.unit_path))  # type: ignore[attr-defined]
+    stmt = select(Unit).where(Unit.path.startswith(principal.unit_path))
     if level is not None:
         stmt = stmt.where(Unit.level == level.value)
     return session.execute(stmt.order_by(Unit.path)).scalars().all()

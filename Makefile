@@ -1,0 +1,54 @@
+# GridSafe developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+VENDOR := pwa/static/vendor/htmx.min.js
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint format typecheck check migration clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "GridSafe needs Python 3.11 or newer")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+$(VENDOR): node_modules/.package-lock.json
+	mkdir -p pwa/static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+	cp node_modules/htmx.org/LICENSE pwa/static/vendor/htmx.LICENSE
+
+setup: $(STAMP) $(VENDOR) ## Create the virtual environment and install Python and front-end packages
+
+run: setup ## Set up, migrate, load demo data on first run, serve on http://127.0.0.1:8000 with a worker
+	$(BIN)/gridsafe run
+
+test: setup ## Set up and run the whole test suite (SQLite, PostgreSQL, Redis, Chromium)
+	$(BIN)/pytest
+
+lint: setup ## Check code style (ruff lint and format)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## Reformat the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: setup ## Type-check backend, sync and qr with mypy (strict)
+	$(BIN)/mypy
+
+check: lint typecheck test ## Everything CI runs
+
+migration: setup ## Generate a migration from model changes: make migration m="what changed"
+	GRIDSAFE_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/gridsafe migrate && $(BIN)/alembic revision --autogenerate -m "$(m)"'
+
+clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
+	rm -rf $(VENV) node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache
