@@ -25,6 +25,7 @@ from backend.auth.pages import AuthPages
 from backend.db import make_engine, make_session_factory
 from backend.deps import provide_db, provide_origin, provide_principal
 from backend.enterprises.controllers import EnterpriseApi, MeApi
+from backend.enterprises.import_pages import ImportPages
 from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
 from backend.home.pages import HomePages
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HomePages,
             EnterprisePages,
             AdminPages,
+            ImportPages,
             EnterpriseApi,
             MeApi,
             pwa.PwaRoutes,

@@ -170,6 +170,7 @@ def run(reload: bool) -> None:
                 "--beat",
                 "--pool=solo",
                 "--loglevel=WARNING",
+                "--quiet",
             ],
             env=os.environ.copy(),
         )

@@ -37,6 +37,15 @@ ERRORS: dict[str, int] = {
     "rate_limited": 429,
     "internal_error": 500,
     "http_error": 400,
+    "sync_client_taken": 409,
+    "sync_retry": 503,
+    "photo_hash_mismatch": 422,
+    "photo_not_image": 415,
+    "import_empty": 422,
+    "import_too_large": 413,
+    "import_unsupported": 415,
+    "import_missing_columns": 422,
+    "import_duplicate_columns": 422,
 }
 
 
@@ -86,7 +95,10 @@ def _classify(exc: Exception) -> tuple[str, int, dict[str, Any], list[dict[str, 
     if isinstance(exc, TooManyRequestsException):
         return "rate_limited", 429, {}, []
     if isinstance(exc, HTTPException):
-        code = "payload_too_large" if exc.status_code == 413 else "http_error"
+        # A 400 from the framework is a body or parameter it could not parse.
+        code = {400: "validation_failed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return code, exc.status_code, {}, []
     return "internal_error", 500, {}, []
 
@@ -106,12 +118,18 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "errors": [{**item, "message": t(f"fields.{item['code']}")} for item in fields],
         }
         return Response(body, status_code=status, media_type="application/problem+json")
+    signin = f"/signin?next={quote(request.url.path)}"
     if code == "not_signed_in" and not wants_fragment(request):
-        return Redirect(f"/signin?next={quote(request.url.path)}", status_code=303)
+        return Redirect(signin, status_code=303)
+    headers = {"Vary": "HX-Request"}
+    if code == "not_signed_in":
+        # A session that ended while the page stayed open: htmx would drop the 401, leaving a
+        # page that silently does nothing. HX-Redirect sends the person to sign in again.
+        headers["HX-Redirect"] = signin
     template = "_error.html" if wants_fragment(request) else "error.html"
     return Template(
         template_name=template,
         context={"code": code, "message": message, "status": status},
         status_code=status,
-        headers={"Vary": "HX-Request"},
+        headers=headers,
     )
