@@ -29,6 +29,8 @@ from backend.enterprises.import_pages import ImportPages
 from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
 from backend.home.pages import HomePages
+from backend.offline.controllers import SyncApi
+from backend.offline.photos import PhotoApi
 from backend.i18n import LOCALES
 from backend.settings import Settings
 from backend.web import locale_of, translator_of
@@ -103,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportPages,
             EnterpriseApi,
             MeApi,
+            SyncApi,
+            PhotoApi,
             pwa.PwaRoutes,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], send_as_attachment=False

@@ -20,6 +20,7 @@ class Principal:
     unit_name: str
     enterprise_id: int | None = None
     locale: str | None = None
+    scope_version: int = 1
 
     @property
     def is_enterprise(self) -> bool:
@@ -63,3 +64,12 @@ def sign_in_allowed(failures_for_account: int, failures_from_address: int, limit
     """Too many recent failures for the account or from the address locks sign-in for the window.
     The address limit is wider: a whole street office may sit behind one NAT."""
     return failures_for_account < limit and failures_from_address < limit * 4
+
+
+def can_report_hazard(principal: Principal) -> bool:
+    """Everyone signed in may report: inspectors, officers, and enterprises in self-inspection."""
+    return True
+
+
+def can_check_in(principal: Principal) -> bool:
+    return principal.role in {Role.GRID_INSPECTOR, Role.STREET_RESPONDER, Role.STREET_DISPATCHER, Role.DISTRICT_OFFICER}

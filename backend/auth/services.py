@@ -104,6 +104,7 @@ def principal_of(user: User, unit_path: str, unit_name: str) -> Principal:
         unit_name=unit_name,
         enterprise_id=user.enterprise_id,
         locale=user.locale,
+        scope_version=user.scope_version,
     )
 
 

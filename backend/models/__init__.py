@@ -4,17 +4,37 @@ from backend.models.audit import Event
 from backend.models.auth import SignInAttempt, UserSession
 from backend.models.base import UTCDateTime, utcnow
 from backend.models.enterprises import Enterprise, Industry, KeyPoint
+from backend.models.hazards import (
+    CheckIn,
+    Hazard,
+    HazardCategory,
+    HazardPhoto,
+    HazardState,
+    Photo,
+    Severity,
+)
+from backend.models.sync import Change, SyncClient, SyncMutation
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
 
 __all__ = [
     "LEVEL_ORDER",
+    "Change",
+    "CheckIn",
     "Enterprise",
     "Event",
+    "Hazard",
+    "HazardCategory",
+    "HazardPhoto",
+    "HazardState",
     "Industry",
     "KeyPoint",
+    "Photo",
     "Role",
+    "Severity",
     "SignInAttempt",
+    "SyncClient",
+    "SyncMutation",
     "UTCDateTime",
     "Unit",
     "UnitLevel",

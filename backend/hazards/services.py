@@ -1,0 +1,240 @@
+"""Reporting a hazard and checking in: planned as rows, so the sync engine can store a whole batch
+set-based, and the plain form stores one the same way."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend.auth.policy import (
+    Principal,
+    can_check_in,
+    can_report_hazard,
+    sees_enterprise,
+    sees_unit,
+)
+from backend.hazards.rules import ReportFields, believed_time
+from backend.models import Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
+from backend.offline import changes
+from backend.offline.entities import hazard_data
+from sync import Rejected, Write
+
+# A check-in farther than this from the enterprise's recorded position is flagged (not refused).
+FAR_CHECK_IN_METRES = 500.0
+
+
+@dataclass(frozen=True)
+class Place:
+    enterprise_id: int | None
+    grid_id: int
+    unit_path: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Lookups:
+    """Per-batch cache of what the rules need from the database, fetched set-based up front."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.enterprises: dict[int, Place] = {}
+        self.existing_hazards: set[str] = set()
+
+    def prefetch(self, enterprise_ids: Iterable[int], hazard_ids: Iterable[str]) -> None:
+        wanted = {i for i in enterprise_ids if i not in self.enterprises}
+        if wanted:
+            rows = self.session.execute(
+                select(
+                    Enterprise.id,
+                    Enterprise.grid_id,
+                    Unit.path,
+                    Enterprise.latitude,
+                    Enterprise.longitude,
+                )
+                .join(Unit, Unit.id == Enterprise.grid_id)
+                .where(Enterprise.id.in_(wanted), Enterprise.active.is_(True))
+            ).all()
+            for row in rows:
+                self.enterprises[row.id] = Place(
+                    row.id, row.grid_id, row.path, row.latitude, row.longitude
+                )
+        ids = list(set(hazard_ids))
+        if ids:
+            self.existing_hazards |= set(
+                self.session.execute(select(Hazard.id).where(Hazard.id.in_(ids))).scalars()
+            )
+
+    def enterprise(self, enterprise_id: int) -> Place | None:
+        if enterprise_id not in self.enterprises:
+            self.prefetch([enterprise_id], [])
+        return self.enterprises.get(enterprise_id)
+
+    def grid(self, grid_id: int) -> Place | None:
+        row = self.session.execute(select(Unit.path, Unit.level).where(Unit.id == grid_id)).first()
+        if row is None or row.level != UnitLevel.GRID:
+            return None
+        return Place(None, grid_id, row.path)
+
+    def key_point_of(self, key_point_id: int) -> int | None:
+        return self.session.execute(
+            select(KeyPoint.enterprise_id).where(KeyPoint.id == key_point_id)
+        ).scalar()
+
+
+def _place_for(lookups: Lookups, principal: Principal, fields: ReportFields) -> Place:
+    if fields.enterprise_id is not None:
+        place = lookups.enterprise(fields.enterprise_id)
+        if place is None or not sees_enterprise(principal, fields.enterprise_id, place.unit_path):
+            raise Rejected("hazard.enterprise_out_of_scope")
+        if (
+            fields.key_point_id is not None
+            and lookups.key_point_of(fields.key_point_id) != fields.enterprise_id
+        ):
+            raise Rejected("hazard.key_point")
+        return place
+    assert fields.grid_id is not None
+    place = lookups.grid(fields.grid_id)
+    if place is None or not sees_unit(principal, place.unit_path):
+        raise Rejected("hazard.grid_out_of_scope")
+    return place
+
+
+def plan_report(
+    lookups: Lookups,
+    principal: Principal,
+    fields: ReportFields,
+    claimed_at: datetime,
+    now: datetime,
+    client_id: str | None = None,
+    mutation_id: int | None = None,
+    device: str = "",
+) -> list[Write]:
+    """The rows a hazard report adds: the hazard, its photo links, its history, its change-log row."""
+    if not can_report_hazard(principal):
+        raise Rejected("forbidden")
+    if fields.id in lookups.existing_hazards:
+        raise Rejected("hazard.duplicate_id")
+    place = _place_for(lookups, principal, fields)
+    reported_at, synced_later = believed_time(claimed_at, now)
+    row: dict[str, Any] = {
+        "id": fields.id,
+        "enterprise_id": place.enterprise_id,
+        "key_point_id": fields.key_point_id,
+        "grid_id": place.grid_id,
+        "unit_path": place.unit_path,
+        "severity": fields.severity.value,
+        "category": fields.category.value,
+        "description": fields.description,
+        "latitude": fields.latitude,
+        "longitude": fields.longitude,
+        "accuracy_m": fields.accuracy_m,
+        "state": HazardState.REPORTED.value,
+        "reported_by": principal.id,
+        "reported_at": reported_at,
+        "received_at": now,
+        "client_id": client_id,
+        "mutation_id": mutation_id,
+        "synced_later": synced_later,
+        "updated_at": now,
+    }
+    lookups.existing_hazards.add(fields.id)
+    writes = [Write("hazard", row)]
+    writes += [
+        Write("hazard_photo", {"hazard_id": fields.id, "sha256": sha, "position": i})
+        for i, sha in enumerate(fields.photos)
+    ]
+    writes.append(
+        changes.event(
+            principal.id,
+            "hazard.reported",
+            "hazard",
+            fields.id,
+            place.unit_path,
+            device=device,
+            severity=fields.severity.value,
+            client_id=client_id,
+            mutation_id=mutation_id,
+            synced_later=synced_later,
+            claimed_at=claimed_at.isoformat(),
+        )
+    )
+    writes.append(
+        changes.change(
+            "hazard",
+            fields.id,
+            "upsert",
+            place.unit_path,
+            place.enterprise_id,
+            hazard_data(row, fields.photos),
+        )
+    )
+    return writes
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine) in metres."""
+    radius = 6_371_000.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * radius * math.asin(math.sqrt(a))
+
+
+def plan_check_in(
+    lookups: Lookups,
+    principal: Principal,
+    check_in_id: str,
+    enterprise_id: int,
+    position: tuple[float | None, float | None, float | None],
+    claimed_at: datetime,
+    now: datetime,
+    client_id: str | None = None,
+    mutation_id: int | None = None,
+) -> list[Write]:
+    if not can_check_in(principal):
+        raise Rejected("forbidden")
+    place = lookups.enterprise(enterprise_id)
+    if place is None or not sees_enterprise(principal, enterprise_id, place.unit_path):
+        raise Rejected("check_in.out_of_scope")
+    latitude, longitude, accuracy = position
+    distance = None
+    if None not in (latitude, longitude, place.latitude, place.longitude):
+        distance = round(distance_m(latitude, longitude, place.latitude, place.longitude), 1)  # type: ignore[arg-type]
+    at, _ = believed_time(claimed_at, now)
+    far = distance is not None and distance > FAR_CHECK_IN_METRES
+    return [
+        Write(
+            "check_in",
+            {
+                "id": check_in_id,
+                "enterprise_id": enterprise_id,
+                "user_id": principal.id,
+                "unit_path": place.unit_path,
+                "at": at,
+                "received_at": now,
+                "latitude": latitude,
+                "longitude": longitude,
+                "accuracy_m": accuracy,
+                "distance_m": distance,
+                "far": far,
+                "client_id": client_id,
+                "mutation_id": mutation_id,
+            },
+        ),
+        changes.event(
+            principal.id,
+            "inspection.checked_in",
+            "enterprise",
+            enterprise_id,
+            place.unit_path,
+            check_in=check_in_id,
+            distance_m=distance,
+            far=far,
+        ),
+    ]

@@ -1,0 +1,133 @@
+"""Sync endpoints: push a batch of outbox mutations, pull what changed."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session
+
+from backend.auth.guards import signed_in
+from backend.auth.policy import Principal
+from backend.errors import AppError
+from backend.hazards.services import Lookups
+from backend.models import SyncClient, utcnow
+from backend.offline.mutations import BackendContext, registry
+from backend.offline.schemas import ChangeOut, OutcomeOut, PullOut, PushIn, PushOut
+from backend.offline.store import ClientBelongsToAnother, SqlChangeSource, SqlSyncStore
+from backend.web import device_of, translator_of
+from sync import Mutation, Outcome, apply_batch, pull
+
+log = logging.getLogger(__name__)
+
+
+def _client_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError as error:
+        raise AppError("validation_failed", fields={"client_id": "invalid"}) from error
+
+
+def _outcome_out(outcome: Outcome, request: Request[Any, Any, Any]) -> OutcomeOut:
+    t = translator_of(request)
+    params = dict(outcome.params)
+    fields = params.pop("fields", {}) if isinstance(params.get("fields"), dict) else {}
+    message = t(f"errors.{outcome.code}", **params) if outcome.code else ""
+    return OutcomeOut(
+        id=outcome.id,
+        status=outcome.status.value,  # type: ignore[arg-type]
+        code=outcome.code,
+        message=message,
+        fields={name: t(f"fields.{key}") for name, key in fields.items()},
+        result=outcome.result,
+    )
+
+
+class SyncApi(Controller):
+    path = "/api/v1/sync"
+    tags = ["sync"]  # noqa: RUF012
+    guards = [signed_in]  # noqa: RUF012
+
+    @post("/push", sync_to_thread=True, status_code=200)
+    def push(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Session],
+        principal: NamedDependency[Principal],
+        data: JSONBody[PushIn],
+    ) -> PushOut:
+        """Apply a batch of outbox mutations in id order, each at most once ever.
+
+        A repeat is answered `duplicate` and changes nothing; a refusal (`rejected`, with a code
+        and a translated message) does not block the mutations behind it; `retry` means send again."""
+        client_id = _client_id(data.client_id)
+        mutations = [Mutation(m.id, m.name, m.args, m.at) for m in data.mutations]
+        for mutation in mutations:
+            if mutation.at.tzinfo is None:
+                raise AppError("validation_failed", fields={"at": "invalid"})
+        context = BackendContext(
+            client_id, utcnow(), principal, Lookups(db), device_of(request), batch=mutations
+        )
+        store = SqlSyncStore(db, principal, {m.id: m.name for m in mutations})
+        try:
+            result = apply_batch(store, registry, context, mutations, _report_handler_error)
+            db.commit()
+        except ClientBelongsToAnother as error:
+            db.rollback()
+            raise AppError("sync_client_taken") from error
+        except (IntegrityError, DBAPIError) as error:
+            # Lost a race (or the database hiccuped): nothing of the batch was stored; the phone
+            # sends it again and gets each mutation's real answer then.
+            db.rollback()
+            log.warning(
+                "sync push for client %s rolled back: %s", client_id, error.__class__.__name__
+            )
+            raise AppError("sync_retry") from error
+        return PushOut(
+            results=[_outcome_out(o, request) for o in result.outcomes],
+            last_mutation_id=result.last_mutation_id,
+        )
+
+    @get("/pull", sync_to_thread=True)
+    def pull_changes(
+        self,
+        db: NamedDependency[Session],
+        principal: NamedDependency[Principal],
+        cursor: Annotated[str, QueryParameter(max_length=200)] = "",
+        client_id: Annotated[str, QueryParameter(max_length=36)] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
+    ) -> PullOut:
+        """What changed since `cursor`, limited to what the caller may see. Without a cursor, or
+        after the caller's scope changed, a full snapshot with `reset: true`."""
+        last = 0
+        if client_id:
+            row = db.execute(
+                select(SyncClient.last_mutation_id).where(
+                    SyncClient.client_id == _client_id(client_id),
+                    SyncClient.user_id == principal.id,
+                )
+            ).scalar()
+            last = int(row or 0)
+        page = pull(SqlChangeSource(db, principal), principal.scope_version, cursor, limit, last)
+        db.rollback()  # read-only: end the snapshot
+        return PullOut(
+            changes=[
+                ChangeOut(entity=c.entity, id=c.id, op=c.op, data=c.data) for c in page.changes
+            ],  # type: ignore[arg-type]
+            cursor=page.cursor,
+            more=page.more,
+            reset=page.reset,
+            last_mutation_id=page.last_mutation_id,
+        )
+
+
+def _report_handler_error(mutation: Mutation, error: BaseException) -> None:
+    log.error(
+        "sync mutation %s (%s) failed in its handler", mutation.id, mutation.name, exc_info=error
+    )

@@ -1,0 +1,112 @@
+"""The mutations phones may send, registered with the sync engine, and the context they run in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backend.auth.policy import Principal
+from backend.hazards.rules import is_uuid, optional_float, parse_report
+from backend.hazards.services import Lookups, plan_check_in, plan_report
+from sync import Mutation, MutationRegistry, Rejected
+from sync.registry import Plan
+
+registry = MutationRegistry()
+
+
+@dataclass
+class BackendContext:
+    """What handlers get: the signed-in principal, set-based lookups, and the batch's memory."""
+
+    client_id: str
+    now: datetime
+    principal: Principal
+    lookups: Lookups
+    device: str = ""
+    batch: Sequence[Mutation] = ()
+    memory: dict[str, Any] = field(default_factory=dict)
+    _prefetched: bool = False
+
+    def remember(self, key: str, value: Any) -> None:
+        self.memory[key] = value
+
+    def recall(self, key: str) -> Any:
+        return self.memory.get(key)
+
+    def prefetch(self) -> None:
+        """One query for every enterprise and hazard id the batch names, instead of one per mutation.
+        Done on the first handler call, after the engine has locked the client."""
+        if self._prefetched:
+            return
+        self._prefetched = True
+        enterprise_ids: list[int] = []
+        hazard_ids: list[str] = []
+        for mutation in self.batch:
+            value = mutation.args.get("enterprise_id")
+            if isinstance(value, int) and not isinstance(value, bool):
+                enterprise_ids.append(value)
+            if mutation.name == "hazard.report" and isinstance(mutation.args.get("id"), str):
+                hazard_ids.append(mutation.args["id"].lower())
+        self.lookups.prefetch(enterprise_ids, hazard_ids)
+
+
+def _context(context: Any) -> BackendContext:
+    assert isinstance(context, BackendContext)
+    context.prefetch()
+    return context
+
+
+@registry.register("hazard.report")
+def report_hazard(context: Any, mutation: Mutation) -> Plan:
+    ctx = _context(context)
+    fields, errors = parse_report(mutation.args)
+    if fields is None:
+        raise Rejected("validation_failed", fields=errors)
+    writes = plan_report(
+        ctx.lookups,
+        ctx.principal,
+        fields,
+        mutation.at,
+        ctx.now,
+        ctx.client_id,
+        mutation.id,
+        ctx.device,
+    )
+    return Plan(writes, {"hazard_id": fields.id})
+
+
+@registry.register("inspection.check_in")
+def check_in(context: Any, mutation: Mutation) -> Plan:
+    ctx = _context(context)
+    args = mutation.args
+    enterprise_id = args.get("enterprise_id")
+    if (
+        not is_uuid(args.get("id"))
+        or not isinstance(enterprise_id, int)
+        or isinstance(enterprise_id, bool)
+    ):
+        raise Rejected("validation_failed")
+    position = []
+    for key, low, high in (
+        ("latitude", -90, 90),
+        ("longitude", -180, 180),
+        ("accuracy_m", 0, 1_000_000),
+    ):
+        value, ok = optional_float(args.get(key), low, high)
+        if not ok:
+            raise Rejected("validation_failed", fields={key: "coordinate"})
+        position.append(value)
+    writes = plan_check_in(
+        ctx.lookups,
+        ctx.principal,
+        str(args["id"]).lower(),
+        enterprise_id,
+        (position[0], position[1], position[2]),
+        mutation.at,
+        ctx.now,
+        ctx.client_id,
+        mutation.id,
+    )
+    return Plan(writes, {"check_in_id": str(args["id"]).lower()})

@@ -1,0 +1,221 @@
+"""SQL implementations of the sync engine's storage and change source (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from backend.auth.policy import Principal
+from backend.models import (
+    Change,
+    Enterprise,
+    Hazard,
+    HazardPhoto,
+    HazardState,
+    KeyPoint,
+    SyncClient,
+    SyncMutation,
+    Unit,
+    utcnow,
+)
+from backend.offline import changes
+from backend.offline.entities import enterprise_data, hazard_data, key_point_data
+from sync import Change as SyncChange
+from sync import ClientState, Write
+from sync.protocol import Processed, Status
+from sync.pull import LoggedChange
+
+
+class ClientBelongsToAnother(Exception):
+    """A client id registered by another user: never mix two people's outboxes."""
+
+
+class SqlSyncStore:
+    def __init__(self, session: Session, principal: Principal, names: dict[int, str]) -> None:
+        self.session = session
+        self.principal = principal
+        self.names = names  # mutation id -> name, for the processed log
+
+    def lock_client(self, client_id: str) -> ClientState:
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "sqlite":
+            # Take SQLite's write lock now, before reading, so two pushes of one client
+            # cannot both read the same counter (WAL would refuse the second writer late).
+            self.session.execute(
+                text("UPDATE sync_client SET client_id = client_id WHERE client_id = :c"),
+                {"c": client_id},
+            )
+        row = {
+            "client_id": client_id,
+            "user_id": self.principal.id,
+            "last_mutation_id": 0,
+            "created_at": utcnow(),
+        }
+        if dialect == "postgresql":
+            self.session.execute(
+                pg_insert(SyncClient)
+                .values(row)
+                .on_conflict_do_nothing(index_elements=["client_id"])
+            )
+        else:
+            self.session.execute(
+                sqlite_insert(SyncClient)
+                .values(row)
+                .on_conflict_do_nothing(index_elements=["client_id"])
+            )
+        found = self.session.execute(
+            select(SyncClient.user_id, SyncClient.last_mutation_id)
+            .where(SyncClient.client_id == client_id)
+            .with_for_update()
+        ).one()
+        if found.user_id != self.principal.id:
+            raise ClientBelongsToAnother(client_id)
+        return ClientState(client_id, found.user_id, found.last_mutation_id)
+
+    def processed(self, client_id: str, ids: Sequence[int]) -> dict[int, Processed]:
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(
+                SyncMutation.mutation_id,
+                SyncMutation.status,
+                SyncMutation.digest,
+                SyncMutation.code,
+            ).where(SyncMutation.client_id == client_id, SyncMutation.mutation_id.in_(list(ids)))
+        ).all()
+        return {
+            row.mutation_id: Processed(row.mutation_id, Status(row.status), row.digest, row.code)
+            for row in rows
+        }
+
+    def save(
+        self,
+        client: ClientState,
+        writes: Sequence[Write],
+        processed: Sequence[Processed],
+        last_mutation_id: int,
+    ) -> None:
+        changes.store(self.session, writes)
+        if processed:
+            now = utcnow()
+            self.session.execute(
+                insert(SyncMutation),
+                [
+                    {
+                        "client_id": client.client_id,
+                        "mutation_id": item.mutation_id,
+                        "name": self.names.get(item.mutation_id, "")[:64],
+                        "status": item.status.value,
+                        "code": item.code[:64],
+                        "digest": item.digest,
+                        "processed_at": now,
+                    }
+                    for item in processed
+                ],
+            )
+        self.session.execute(
+            update(SyncClient)
+            .where(SyncClient.client_id == client.client_id)
+            .values(last_mutation_id=last_mutation_id, last_push_at=utcnow())
+        )
+
+
+class SqlChangeSource:
+    """The change log and current state, bounded by the principal's scope in SQL."""
+
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def _scoped(self, column_path: Any, column_enterprise: Any) -> Any:
+        if self.principal.is_enterprise:
+            return column_enterprise == self.principal.enterprise_id
+        return column_path.startswith(self.principal.unit_path)
+
+    def horizon(self) -> int | None:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        return int(
+            self.session.execute(
+                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            ).scalar_one()
+        )
+
+    def newest(self) -> tuple[int, int]:
+        row = self.session.execute(
+            select(Change.txid, Change.id).order_by(Change.txid.desc(), Change.id.desc()).limit(1)
+        ).first()
+        return (row.txid, row.id) if row else (0, 0)
+
+    def changes_after(
+        self, txid: int, change_id: int, horizon: int | None, limit: int
+    ) -> Sequence[LoggedChange]:
+        stmt = (
+            select(Change.txid, Change.id, Change.entity, Change.entity_id, Change.op, Change.data)
+            .where(
+                tuple_(Change.txid, Change.id)
+                > tuple_(bindparam("t", txid), bindparam("i", change_id))
+            )
+            .where(self._scoped(Change.unit_path, Change.enterprise_id))
+            .order_by(Change.txid, Change.id)
+            .limit(limit)
+        )
+        if horizon is not None:
+            stmt = stmt.where(Change.txid < horizon)
+        return [
+            LoggedChange(row.txid, row.id, SyncChange(row.entity, row.entity_id, row.op, row.data))
+            for row in self.session.execute(stmt)
+        ]
+
+    def snapshot(self) -> Sequence[SyncChange]:
+        out: list[SyncChange] = []
+        enterprises = self.session.execute(
+            select(Enterprise, Unit)
+            .join(Unit, Unit.id == Enterprise.grid_id)
+            .where(self._scoped(Unit.path, Enterprise.id), Enterprise.active.is_(True))
+            .order_by(Enterprise.id)
+        ).all()
+        ids = [enterprise.id for enterprise, _ in enterprises]
+        out += [
+            SyncChange("enterprise", str(e.id), "upsert", enterprise_data(e, grid))
+            for e, grid in enterprises
+        ]
+        if ids:
+            points = self.session.execute(
+                select(KeyPoint)
+                .where(KeyPoint.enterprise_id.in_(ids), KeyPoint.active.is_(True))
+                .order_by(KeyPoint.id)
+            ).scalars()
+            out += [SyncChange("key_point", str(p.id), "upsert", key_point_data(p)) for p in points]
+        hazards = (
+            self.session.execute(
+                select(Hazard).where(
+                    self._scoped(Hazard.unit_path, Hazard.enterprise_id),
+                    Hazard.state == HazardState.REPORTED,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        photos: dict[str, list[str]] = {}
+        if hazards:
+            for link in self.session.execute(
+                select(HazardPhoto)
+                .where(HazardPhoto.hazard_id.in_([h.id for h in hazards]))
+                .order_by(HazardPhoto.position)
+            ).scalars():
+                photos.setdefault(link.hazard_id, []).append(link.sha256)
+        out += [
+            SyncChange("hazard", h.id, "upsert", hazard_data(h, photos.get(h.id, [])))
+            for h in hazards
+        ]
+        return out
+
+
+def count_changes(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(Change)).scalar_one())

@@ -1,0 +1,103 @@
+"""The apply loop: each mutation of a client at most once, in id order, refusals never block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+from sync.protocol import ClientState, Mutation, Outcome, Processed, PushResult, Status, Write
+from sync.registry import HandlerContext, MutationRegistry, Rejected, RetryLater
+
+
+class SyncStore(Protocol):
+    """Storage for the engine; the caller holds one transaction around a whole batch."""
+
+    def lock_client(self, client_id: str) -> ClientState:
+        """Create the client's row if new, and lock it until the transaction ends, so parallel
+        pushes of one client are applied one after the other."""
+
+    def processed(self, client_id: str, ids: Sequence[int]) -> dict[int, Processed]:
+        """What was recorded for these mutation ids of the client."""
+
+    def save(
+        self,
+        client: ClientState,
+        writes: Sequence[Write],
+        processed: Sequence[Processed],
+        last_mutation_id: int,
+    ) -> None:
+        """Store the handlers' writes, the processed mutations and the client's new counter."""
+
+
+ErrorReporter = Callable[[Mutation, BaseException], None]
+
+
+def _replay(mutation: Mutation, known: Processed | None) -> Outcome:
+    if known is None:
+        # Below the counter yet never seen: the phone skipped it and sends it late. Applying it
+        # now would break the order, so it is refused for the user to redo.
+        return Outcome(mutation.id, Status.REJECTED, "sync.out_of_order")
+    if known.digest != mutation.digest():
+        return Outcome(mutation.id, Status.CONFLICT, "sync.id_reused")
+    return Outcome(mutation.id, Status.DUPLICATE, known.code)
+
+
+def apply_batch(
+    store: SyncStore,
+    registry: MutationRegistry,
+    context: HandlerContext,
+    mutations: Iterable[Mutation],
+    report_error: ErrorReporter,
+) -> PushResult:
+    """Apply a batch. Outcomes come back in id order, one per distinct mutation id."""
+    client = store.lock_client(context.client_id)
+    ordered: dict[int, Mutation] = {}
+    for mutation in sorted(mutations, key=lambda m: m.id):
+        ordered.setdefault(mutation.id, mutation)
+    known = store.processed(client.client_id, [i for i in ordered if i <= client.last_mutation_id])
+
+    last = client.last_mutation_id
+    outcomes: list[Outcome] = []
+    writes: list[Write] = []
+    processed: list[Processed] = []
+    pending = list(ordered.values())
+    for position, mutation in enumerate(pending):
+        if mutation.id <= last:
+            outcomes.append(_replay(mutation, known.get(mutation.id)))
+            continue
+        try:
+            outcome, planned = _apply_one(registry, context, mutation, report_error)
+        except RetryLater:
+            outcomes += [Outcome(m.id, Status.RETRY, "sync.retry") for m in pending[position:]]
+            break
+        writes += planned
+        outcomes.append(outcome)
+        processed.append(Processed(mutation.id, outcome.status, mutation.digest(), outcome.code))
+        last = mutation.id
+    store.save(client, writes, processed, last)
+    return PushResult(outcomes, last)
+
+
+def _apply_one(
+    registry: MutationRegistry,
+    context: HandlerContext,
+    mutation: Mutation,
+    report_error: ErrorReporter,
+) -> tuple[Outcome, list[Write]]:
+    handler = registry.handler(mutation.name)
+    if handler is None:
+        return Outcome(
+            mutation.id, Status.REJECTED, "sync.unknown_mutation", {"name": mutation.name}
+        ), []
+    try:
+        plan = handler(context, mutation)
+    except Rejected as refusal:
+        return Outcome(mutation.id, Status.REJECTED, refusal.code, refusal.params), []
+    except RetryLater:
+        raise
+    except Exception as error:
+        # A handler bug must not block everything behind it for ever: the mutation is refused
+        # (the phone keeps it for the user) and the error goes to the operators.
+        report_error(mutation, error)
+        return Outcome(mutation.id, Status.REJECTED, "internal_error"), []
+    return Outcome(mutation.id, Status.APPLIED, result=plan.result), plan.writes
