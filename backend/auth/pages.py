@@ -16,7 +16,7 @@ from backend.auth import services
 from backend.auth.middleware import SESSION_COOKIE
 from backend.errors import AppError
 from backend.i18n import LOCALE_COOKIE, LOCALES
-from backend.web import page
+from backend.web import after_change, page
 
 
 def safe_next(target: str | None) -> str:
@@ -55,7 +55,7 @@ class AuthPages(Controller):
         except AppError as error:
             context = {"next": next_, "username": username, "error": error}
             return page(request, "signin.html", context, block="form", status_code=error.status)
-        response = Redirect(next_, status_code=303)
+        response = after_change(request, next_)
         response.set_cookie(
             Cookie(
                 key=SESSION_COOKIE,
@@ -67,8 +67,6 @@ class AuthPages(Controller):
                 path="/",
             )
         )
-        if request.headers.get("hx-request") == "true":
-            response.headers["HX-Redirect"] = next_
         return response
 
     @post("/signout", sync_to_thread=True)
@@ -78,15 +76,17 @@ class AuthPages(Controller):
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             services.sign_out(db, token)
-        response = Redirect("/signin", status_code=303)
+        response = after_change(request, "/signin")
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.headers["Clear-Site-Data"] = '"cache"'
         return response
 
     @post("/language", sync_to_thread=False)
-    def language(self, data: URLEncodedBody[dict[str, str]]) -> Response[Any]:
+    def language(
+        self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+    ) -> Response[Any]:
         lang = data.get("lang", "")
-        response = Redirect(safe_next(data.get("next")), status_code=303)
+        response = after_change(request, safe_next(data.get("next")))
         if lang in LOCALES:
             response.set_cookie(
                 Cookie(key=LOCALE_COOKIE, value=lang, max_age=365 * 86400, samesite="lax", path="/")

@@ -6,72 +6,155 @@ const VERSION = "{{ version }}";
 const SHELL = "gridsafe-shell-" + VERSION;
 const PAGES = "gridsafe-pages";
 const PRECACHE = {{ precache | safe }};
+// Cheap phones have little storage, and a page not seen for a long time is stale anyway.
+const MAX_PAGES = 50;
+
+async function precache() {
+  const cache = await caches.open(SHELL);
+  try {
+    // "reload" skips the HTTP cache, so a new version never stores an older file.
+    const responses = await Promise.all(PRECACHE.map(async (url) => {
+      const response = await fetch(new Request(url, { cache: "reload" }));
+      if (!response.ok || response.redirected) {
+        throw new Error("precache " + url + " answered " + response.status);
+      }
+      return response;
+    }));
+    await Promise.all(responses.map((response, i) => cache.put(PRECACHE[i], response)));
+  } catch (error) {
+    // Installing fails, so the browser keeps the previous worker and retries later; a shell
+    // cache with some files missing must not be left behind for it to find.
+    await caches.delete(SHELL);
+    throw error;
+  }
+}
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(
-    caches.open(SHELL).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting())
-  );
+  event.waitUntil(precache().then(() => self.skipWaiting()));
 });
 
+// The page that registered the worker loaded before the worker existed, so it is not cached
+// yet; fetch it once now, or the first screen a person sees would not open offline.
+async function rememberOpenPages() {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  await Promise.all(windows.map(async (client) => {
+    const url = new URL(client.url);
+    if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) {
+      return;
+    }
+    try {
+      const request = new Request(url.href);
+      const response = await fetch(request);
+      if (isCacheablePage(request, response)) {
+        await storePage(request, response);
+      }
+    } catch (error) {
+      // Offline during activation: the page gets cached on its next visit.
+    }
+  }));
+}
+
 self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    caches.keys()
-      .then((names) => Promise.all(
-        names.filter((name) => name.startsWith("gridsafe-shell-") && name !== SHELL).map((name) => caches.delete(name))
-      ))
-      .then(() => self.clients.claim())
-  );
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    await Promise.all(
+      names.filter((name) => name.startsWith("gridsafe-shell-") && name !== SHELL).map((name) => caches.delete(name))
+    );
+    await self.clients.claim();
+    await rememberOpenPages();
+  })());
 });
 
 function isShellAsset(url) {
   return url.pathname.startsWith("/static/") || url.pathname.startsWith("/icons/") || url.pathname === "/manifest.webmanifest";
 }
 
-async function shellFirst(request) {
-  const cached = await caches.match(request, { ignoreSearch: true });
+async function shellFirst(event) {
+  // ignoreVary: the manifest varies by language, and any language beats none when offline.
+  const cached = await caches.match(event.request, { cacheName: SHELL, ignoreSearch: true, ignoreVary: true });
   if (cached) {
     return cached;
   }
-  const response = await fetch(request);
+  const response = await fetch(event.request);
   if (response.ok) {
-    const cache = await caches.open(SHELL);
-    cache.put(request, response.clone());
+    const copy = response.clone();
+    event.waitUntil(caches.open(SHELL).then((cache) => cache.put(event.request, copy)));
   }
   return response;
 }
 
+// Only whole pages the user asked for: an htmx fragment (same URL, HX-Request header) stored
+// under the page's URL would come back offline as a page without its layout.
+function isCacheablePage(request, response) {
+  return response.ok
+    && response.type === "basic"
+    && !response.redirected
+    && !request.headers.has("HX-Request")
+    && (response.headers.get("Content-Type") || "").startsWith("text/html")
+    && !(response.headers.get("Cache-Control") || "").includes("no-store");
+}
+
+async function storePage(request, response) {
+  const cache = await caches.open(PAGES);
+  await cache.put(request, response);
+  const keys = await cache.keys();
+  // Keys come back oldest first; a page seen again was put again and moved to the end.
+  await Promise.all(keys.slice(0, Math.max(0, keys.length - MAX_PAGES)).map((key) => cache.delete(key)));
+}
+
+async function offlinePage() {
+  return (await caches.match("/offline", { cacheName: SHELL })) || Response.error();
+}
+
 // Pages: the network first, so people see fresh data; the last copy or the offline page without it.
-async function networkFirstPage(request) {
+async function networkFirstPage(event) {
+  const request = event.request;
   try {
     const response = await fetch(request);
-    if (response.ok && response.type === "basic" && !response.redirected) {
-      const cache = await caches.open(PAGES);
-      cache.put(request, response.clone());
+    if (isCacheablePage(request, response)) {
+      event.waitUntil(storePage(request, response.clone()));
     }
     return response;
   } catch (error) {
-    const cached = await caches.match(request, { cacheName: PAGES });
-    return cached || (await caches.match("/offline")) || Response.error();
+    return (await caches.match(request, { cacheName: PAGES })) || offlinePage();
+  }
+}
+
+// Whoever signs in next on this phone must never be shown the previous user's pages, even
+// offline: forget them before the sign-in or sign-out reaches the server.
+async function forgetPagesThenSend(event) {
+  await caches.delete(PAGES);
+  return sendForm(event);
+}
+
+// A form sent with no network would end on the browser's error page, a dead end in an
+// installed app; the offline page at least leads back to the saved pages.
+async function sendForm(event) {
+  try {
+    return await fetch(event.request);
+  } catch (error) {
+    if (event.request.mode === "navigate") {
+      return offlinePage();
+    }
+    throw error;
   }
 }
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (url.origin !== self.location.origin) {
+  if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) {
     return;
   }
-  if (request.method === "POST" && url.pathname === "/signout") {
-    // A signed-out phone must not show the last user's pages from the cache.
-    event.waitUntil(caches.delete(PAGES));
+  if (request.method === "POST" && (url.pathname === "/signout" || url.pathname === "/signin")) {
+    event.respondWith(forgetPagesThenSend(event));
+  } else if (request.method === "POST" && request.mode === "navigate") {
+    event.respondWith(sendForm(event));
+  } else if (request.method !== "GET") {
     return;
-  }
-  if (request.method !== "GET" || url.pathname.startsWith("/api/")) {
-    return;
-  }
-  if (isShellAsset(url)) {
-    event.respondWith(shellFirst(request));
+  } else if (isShellAsset(url)) {
+    event.respondWith(shellFirst(event));
   } else if (request.mode === "navigate") {
-    event.respondWith(networkFirstPage(request));
+    event.respondWith(networkFirstPage(event));
   }
 });

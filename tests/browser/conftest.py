@@ -1,0 +1,163 @@
+"""Browser fixtures: a real server subprocess on a migrated demo database, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import CHROMIUM, require_chromium
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-results"
+SECRET = "browser-test-secret-key-0123456789-abcdefghij"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A cheap Android phone: what the grid inspectors carry.
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    data_dir: Path
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Read the server's database directly: browser tests check what actually got stored."""
+        database = self.data_dir / "gridsafe.sqlite3"
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            return connection.execute(sql, params).fetchall()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited early:\n{log.read_text()}", pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    pytest.fail(f"the server did not answer /healthz in 30 s:\n{log.read_text()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    env = {
+        **os.environ,
+        "GRIDSAFE_DATA_DIR": str(data_dir),
+        "GRIDSAFE_SECRET_KEY": SECRET,
+        "GRIDSAFE_RUN_WORKER": "0",
+        "GRIDSAFE_DATABASE_URL": "",
+        "GRIDSAFE_BROKER_URL": "",
+        "GRIDSAFE_ENV": "dev",
+    }
+    for command in ("migrate", "seed-demo"):
+        subprocess.run(
+            [sys.executable, "-m", "backend.cli", command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = data_dir / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "backend.app:create_app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, server, log)
+        yield LiveServer(url=url, data_dir=data_dir)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def browser(live_server: LiveServer) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A fresh phone in Chinese: its own cookies, service worker and caches."""
+    context = browser.new_context(**PHONE, locale="zh-CN", base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def english_phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(**PHONE, locale="en-US", base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
