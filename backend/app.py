@@ -28,6 +28,7 @@ from backend.enterprises.controllers import EnterpriseApi, MeApi
 from backend.enterprises.import_pages import ImportPages
 from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
+from backend.hazards.pages import HazardPages, OutboxPage
 from backend.home.pages import HomePages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthPages,
             HomePages,
             EnterprisePages,
+            HazardPages,
+            OutboxPage,
             AdminPages,
             ImportPages,
             EnterpriseApi,

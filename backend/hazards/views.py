@@ -1,0 +1,93 @@
+"""Scoped reads of hazards for the pages: lists and one hazard's card with photos and history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlmodel import Session
+
+from backend.auth.policy import Principal
+from backend.errors import AppError
+from backend.models import Enterprise, Event, Hazard, HazardPhoto, Photo, Unit, User
+
+
+def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    if principal.is_enterprise:
+        return stmt.where(Hazard.enterprise_id == principal.enterprise_id)
+    return stmt.where(Hazard.unit_path.startswith(principal.unit_path))
+
+
+def _with_names() -> Select[Any]:
+    return (
+        select(
+            Hazard,
+            Enterprise.name.label("enterprise_name"),
+            Unit.name.label("grid_name"),
+            User.display_name.label("reporter"),
+        )
+        .join(Unit, Unit.id == Hazard.grid_id)
+        .join(User, User.id == Hazard.reported_by)
+        .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
+    )
+
+
+def list_hazards(
+    session: Session, principal: Principal, *, severity: str = "", limit: int = 30, offset: int = 0
+) -> tuple[Sequence[Any], int]:
+    """Newest and most severe first."""
+    stmt = scoped(
+        select(
+            Hazard,
+            Enterprise.name.label("enterprise_name"),
+            Unit.name.label("grid_name"),
+            User.display_name.label("reporter"),
+        )
+        .join(Unit, Unit.id == Hazard.grid_id)
+        .join(User, User.id == Hazard.reported_by)
+        .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id),
+        principal,
+    )
+    if severity:
+        stmt = stmt.where(Hazard.severity == severity)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(
+        stmt.order_by(Hazard.reported_at.desc(), (Hazard.severity == "major").desc(), Hazard.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, int(total)
+
+
+def hazard_card(session: Session, principal: Principal, hazard_id: str) -> dict[str, Any]:
+    row = session.execute(
+        scoped(
+            select(
+                Hazard,
+                Enterprise.name.label("enterprise_name"),
+                Unit.name.label("grid_name"),
+                User.display_name.label("reporter"),
+            )
+            .join(Unit, Unit.id == Hazard.grid_id)
+            .join(User, User.id == Hazard.reported_by)
+            .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
+            .where(Hazard.id == hazard_id.lower()),
+            principal,
+        )
+    ).first()
+    if row is None:
+        raise AppError("not_found")
+    photos = session.execute(
+        select(HazardPhoto.sha256, Photo.sha256.label("uploaded"))
+        .outerjoin(Photo, Photo.sha256 == HazardPhoto.sha256)
+        .where(HazardPhoto.hazard_id == row.Hazard.id)
+        .order_by(HazardPhoto.position)
+    ).all()
+    history = session.execute(
+        select(Event, User.display_name)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.entity_type == "hazard", Event.entity_id == row.Hazard.id)
+        .order_by(Event.at, Event.id)
+    ).all()
+    return {"row": row, "hazard": row.Hazard, "photos": photos, "history": history}
