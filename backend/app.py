@@ -30,9 +30,9 @@ from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
 from backend.hazards.pages import HazardPages, OutboxPage
 from backend.home.pages import HomePages
+from backend.i18n import LOCALES
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
-from backend.i18n import LOCALES
 from backend.settings import Settings
 from backend.web import locale_of, translator_of
 

@@ -72,4 +72,9 @@ def can_report_hazard(principal: Principal) -> bool:
 
 
 def can_check_in(principal: Principal) -> bool:
-    return principal.role in {Role.GRID_INSPECTOR, Role.STREET_RESPONDER, Role.STREET_DISPATCHER, Role.DISTRICT_OFFICER}
+    return principal.role in {
+        Role.GRID_INSPECTOR,
+        Role.STREET_RESPONDER,
+        Role.STREET_DISPATCHER,
+        Role.DISTRICT_OFFICER,
+    }

@@ -16,7 +16,8 @@ from sync import Write
 
 # Tables a mutation handler may write to, by the name it uses in a Write, in insert order.
 TABLES: dict[str, Table] = {
-    name: SQLModel.metadata.tables[name] for name in ("hazard", "hazard_photo", "check_in", "event", "change")
+    name: SQLModel.metadata.tables[name]
+    for name in ("hazard", "hazard_photo", "check_in", "event", "change")
 }
 
 
