@@ -52,9 +52,12 @@ def form_context(
 ) -> dict[str, Any]:
     enterprises, _ = list_enterprises(db, principal, limit=500)
     enterprise_id = form.get("enterprise_id")
-    points = (
-        key_points(db, principal, int(enterprise_id)) if str(enterprise_id or "").isdigit() else []
-    )
+    points: Any = []
+    if str(enterprise_id or "").isdigit():
+        try:
+            points = key_points(db, principal, int(str(enterprise_id)))
+        except AppError:
+            points = []  # not in scope: the rules say so on the enterprise field
     return {
         "form": form,
         "errors": errors,
@@ -120,15 +123,9 @@ class HazardPages(Controller):
         """The no-JavaScript path: the same rules and rows as the sync mutation `hazard.report`."""
         uploads = [upload for upload in data.photos if upload.filename]
         raw = {k: v for k, v in data.__dict__.items() if k != "photos"}
+        contents = [upload.file.read(MAX_UPLOAD_BYTES + 1) for upload in uploads[: MAX_PHOTOS + 1]]
+        hashes = [hashlib.sha256(content).hexdigest() for content in contents]
         try:
-            if len(uploads) > MAX_PHOTOS:
-                raise AppError("validation_failed", fields={"photos": "hazard.photos"})
-            hashes = []
-            for upload in uploads:
-                content = upload.file.read(MAX_UPLOAD_BYTES + 1)
-                sha256 = hashlib.sha256(content).hexdigest()
-                store_photo(db, principal, sha256, content)
-                hashes.append(sha256)
             fields, errors = parse_report({**raw, "photos": hashes})
             if fields is None:
                 raise AppError("validation_failed", fields=errors)
@@ -136,15 +133,17 @@ class HazardPages(Controller):
             writes = plan_report(
                 Lookups(db), principal, fields, now, now, device=device_of(request)
             )
+            # Photos last: a report the rules refuse leaves nothing behind, photos included.
+            for sha256, content in zip(hashes, contents, strict=True):
+                store_photo(db, principal, sha256, content, commit=False)
             changes.store(db, writes)
             db.commit()
-        except (AppError, Rejected) as error:
+        except Rejected as refusal:
             db.rollback()
-            error = (
-                error
-                if isinstance(error, AppError)
-                else AppError("validation_failed", fields={"enterprise_id": "grid"})
-            )
+            context = {**form_context(db, principal, raw, {}), "refusal": refusal.code}
+            return page(request, "hazards/new.html", context, block="form", status_code=422)
+        except AppError as error:
+            db.rollback()
             context = {**form_context(db, principal, raw, error.fields), "error": error}
             return page(
                 request, "hazards/new.html", context, block="form", status_code=error.status
