@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -13,6 +15,8 @@ from alembic import command
 from alembic.config import Config
 
 from backend.db import make_engine, make_session_factory, session_scope
+from backend.errors import AppError
+from backend.i18n import Translator
 from backend.models import Role
 from backend.settings import ConfigurationError, Settings
 
@@ -32,6 +36,17 @@ def _settings() -> Settings:
         return Settings()
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from error
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """An AppError (a refusal the user can act on) ends the command with its English message
+    instead of a traceback."""
+    try:
+        yield
+    except AppError as error:
+        message = Translator("en")(f"errors.{error.code}", **error.params)
+        raise click.ClickException(message) from error
 
 
 @click.group()
@@ -91,7 +106,7 @@ def create_user(
     settings = _settings()
     engine = make_engine(settings.resolved_database_url)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with refusals(), session_scope(make_session_factory(engine)) as session:
             user = create_user_by_codes(
                 session, UserInput(username, display_name, role, password), unit_code, credit_code
             )
@@ -112,7 +127,7 @@ def import_enterprises(path: Path, dry_run: bool) -> None:
     settings = _settings()
     engine = make_engine(settings.resolved_database_url)
     try:
-        with session_scope(make_session_factory(engine)) as session:
+        with refusals(), session_scope(make_session_factory(engine)) as session:
             report = import_file(
                 session, path.name, path.read_bytes(), actor_id=None, dry_run=dry_run
             )

@@ -1,4 +1,4 @@
-"""Request helpers shared by every controller: language, htmx fragments, client details."""
+"""Request helpers shared by every controller: language, htmx fragments and redirects, client details."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from jinja2 import Environment
 from jinja2_fragments import render_block
 from litestar import Request, Response
-from litestar.response import Template
-from litestar.utils.scope.state import ScopeState
+from litestar.response import Redirect, Template
 
 from backend.i18n import LOCALE_COOKIE, Translator, negotiate
 
@@ -62,16 +61,24 @@ def page(
     """One URL, page or fragment: htmx asking gets only `block`, everyone else the whole page."""
     context = context or {}
     headers = {"Vary": "HX-Request"}
-    if block and wants_fragment(request):
-        environment: Environment = request.app.state.jinja_env
-        csrf_token = ScopeState.from_scope(request.scope).csrf_token or ""
-        html = render_block(
-            environment,
-            template,
-            block,
-            {"request": request, "csrf_token_value": csrf_token, **context},
-        )
-        return Response(html, media_type="text/html", status_code=status_code, headers=headers)
-    return Template(
+    response = Template(
         template_name=template, context=context, status_code=status_code, headers=headers
     )
+    if block and wants_fragment(request):
+        environment: Environment = request.app.state.jinja_env
+        # The Template response's own context (request, csrf_input), so a block renders the
+        # same on its own as inside the page: a re-rendered form keeps its hidden CSRF field.
+        html = render_block(environment, template, block, response.create_template_context(request))
+        return Response(html, media_type="text/html", status_code=status_code, headers=headers)
+    return response
+
+
+def after_change(request: Request[Any, Any, Any], url: str) -> Response[Any]:
+    """Where to go once a form has changed something: 303 for a plain form. htmx would follow a
+    303 inside its request and swap the next page into the form, so it is told to navigate."""
+    headers = {"Vary": "HX-Request"}
+    if wants_fragment(request):
+        # 200, not the 201 Litestar gives a POST by default; htmx only reads the header.
+        headers["HX-Redirect"] = url
+        return Response(b"", status_code=200, media_type="text/plain", headers=headers)
+    return Redirect(url, status_code=303, headers=headers)

@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend.app import create_app
-from backend.models import Enterprise, SignInAttempt, UserSession, utcnow
+from backend.audit import Origin
+from backend.auth import services
+from backend.demo.seed import DEMO_PASSWORD
+from backend.models import Enterprise, SignInAttempt, User, UserSession, utcnow
 from backend.settings import Settings
 from tests.conftest import TEST_SECRET, csrf_token, enterprise_in, post_form, sign_in
 
@@ -173,3 +176,20 @@ def test_a_second_app_shares_sessions_through_the_database(
     other = create_app(settings.model_copy(update={"secret_key": TEST_SECRET}))
     with TestClient(other, base_url="http://testserver.local", cookies=cookies) as second:
         assert second.get("/", follow_redirects=False).status_code == 200
+
+
+def test_end_sessions_signs_one_user_out_on_every_device(settings: Settings, db: Session) -> None:
+    origin = Origin(None, "pytest", "127.0.0.1")
+    phone, laptop, other = (
+        services.sign_in(db, settings, username, DEMO_PASSWORD, origin)
+        for username in ("inspector", "inspector", "dispatcher")
+    )
+    inspector = db.execute(select(User.id).where(User.username == "inspector")).scalar_one()
+    services.end_sessions(db, inspector)
+    db.commit()
+    assert services.principal_for_token(db, phone) is None
+    assert services.principal_for_token(db, laptop) is None
+    assert services.principal_for_token(db, other) is not None
+    owners = db.execute(select(UserSession.user_id)).scalars().all()
+    assert inspector not in owners
+    assert len(owners) == 1

@@ -23,6 +23,7 @@ from backend.enterprises import importing
 from backend.enterprises.credit_code import ALPHABET
 from backend.enterprises.importing import import_file
 from backend.errors import AppError
+from backend.i18n import Translator
 from backend.models import Enterprise, Event, Role, Unit, User
 from backend.settings import Settings
 from tests.conftest import TEST_SECRET, csrf_token, sign_in
@@ -51,6 +52,7 @@ EN_HEADER = [
     "latitude",
 ]
 GRID = "420107001001"
+OTHER_GRID = "420107001002"
 
 
 def new_code(seed: int, division: str = "420107") -> str:
@@ -363,6 +365,34 @@ def test_a_dry_run_saves_nothing(db: Session) -> None:
     assert count(db, Event) == events
 
 
+def test_moving_an_enterprise_to_another_grid_moves_its_officers(db: Session) -> None:
+    officer = db.execute(select(User).where(User.username == "enterprise")).scalar_one()
+    version = officer.scope_version
+    enterprise = db.get(Enterprise, officer.enterprise_id)
+    assert enterprise is not None
+    grids = dict(db.execute(select(Unit.code, Unit.id)).all())
+    assert officer.unit_id == grids[GRID]
+    content = csv_file(
+        [row(enterprise.credit_code, enterprise.name, OTHER_GRID, enterprise.industry)]
+    )
+
+    checked = import_file(db, "move.csv", content, actor_id=None, dry_run=True)
+    assert checked.updated[0].changes["grid_id"] == [grids[GRID], grids[OTHER_GRID]]
+    db.rollback()
+    unmoved = db.get(User, officer.id)
+    assert unmoved is not None
+    assert (unmoved.unit_id, unmoved.scope_version) == (grids[GRID], version)
+
+    import_file(db, "move.csv", content, actor_id=None)
+    db.rollback()
+    moved = db.get(User, officer.id)
+    assert moved is not None
+    assert (moved.unit_id, moved.scope_version) == (grids[OTHER_GRID], version + 1)
+    after = stored(db, enterprise.credit_code)
+    assert after is not None
+    assert after["grid_code"] == OTHER_GRID
+
+
 # The page ---------------------------------------------------------------------------------
 
 
@@ -470,3 +500,37 @@ def test_the_command_imports_checks_and_reports_rejects(
     assert "row 3" in rejected.output
     assert "credit_code=credit_code.length" in rejected.output
     assert stored(db, new_code(90)) is not None
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "code"),
+    [
+        (
+            "no-grid.csv",
+            csv_file([row(new_code(95), "缺列企业")[:4]], ZH_HEADER[:4]),
+            "import_missing_columns",
+        ),
+        ("scan.pdf", b"%PDF-1.7\n%binary\n", "import_unsupported"),
+        ("empty.csv", b"\r\n", "import_empty"),
+    ],
+)
+def test_the_command_refuses_a_bad_file_with_a_message_not_a_traceback(
+    settings: Settings, db: Session, tmp_path: Path, filename: str, content: bytes, code: str
+) -> None:
+    with pytest.raises(AppError) as caught:
+        importing.read_rows(filename, content)
+    assert caught.value.code == code
+    path = tmp_path / filename
+    path.write_bytes(content)
+    env = {
+        "GRIDSAFE_DATABASE_URL": settings.database_url,
+        "GRIDSAFE_SECRET_KEY": TEST_SECRET,
+        "GRIDSAFE_DATA_DIR": str(tmp_path / "cli-data"),
+    }
+    events = count(db, Event)
+    result = CliRunner().invoke(main, ["import-enterprises", str(path)], env=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a clean refusal, not a traceback
+    english = Translator("en")(f"errors.{code}", **caught.value.params)
+    assert f"Error: {english}" in result.output
+    assert count(db, Event) == events

@@ -14,6 +14,7 @@ from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
 
 QINGSHAN_GRID = "420107001001"  # the demo inspector's grid
 JIANGAN_GRID = "420102001001"  # inspector2's grid
+OTHER_QINGSHAN_GRID = "420107001002"  # same street, another grid
 
 
 def form_of(enterprise: Enterprise, **changes: str) -> dict[str, str]:
@@ -234,3 +235,38 @@ def test_api_create_validates_and_records(client: TestClient[Any], db: Session) 
     )
     assert again.status_code == 422
     assert again.json()["errors"][0]["code"] == "credit_code.taken"
+
+
+def test_moving_an_enterprise_moves_its_officers_and_bumps_their_scope(
+    client: TestClient[Any], db: Session
+) -> None:
+    officer = db.execute(select(User).where(User.username == "enterprise")).scalar_one()
+    target = db.get(Enterprise, officer.enterprise_id)
+    assert target is not None
+    new_grid = db.execute(select(Unit.id).where(Unit.code == OTHER_QINGSHAN_GRID)).scalar_one()
+    assert officer.unit_id == target.grid_id != new_grid
+    before = {
+        user.id: (user.unit_id, user.scope_version) for user in db.execute(select(User)).scalars()
+    }
+    url = f"/enterprises/{target.id}/edit"
+    sign_in(client, "district")
+
+    assert post_form(client, url, form_of(target, contact_phone="02786001234")).status_code == 303
+    db.rollback()
+    unmoved = db.get(User, officer.id)
+    assert unmoved is not None
+    assert (unmoved.unit_id, unmoved.scope_version) == before[officer.id]
+
+    assert post_form(client, url, form_of(target, grid_id=str(new_grid))).status_code == 303
+    db.rollback()
+    after = {
+        user.id: (user.unit_id, user.scope_version) for user in db.execute(select(User)).scalars()
+    }
+    assert after.pop(officer.id) == (new_grid, before.pop(officer.id)[1] + 1)
+    assert after == before
+    assert db.get(Enterprise, target.id).grid_id == new_grid  # type: ignore[union-attr]
+
+    sign_in(client, "enterprise")
+    me = client.get("/api/v1/me").json()
+    assert (me["unit_id"], me["enterprise_id"]) == (new_grid, target.id)
+    assert client.get(f"/enterprises/{target.id}").status_code == 200

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
-from litestar.response import Redirect
 from sqlmodel import Session
 
 from backend.admin import users
@@ -18,18 +17,9 @@ from backend.auth.policy import Principal
 from backend.errors import AppError
 from backend.models import Role, Unit, User
 from backend.units import services as units
-from backend.web import page, wants_fragment
+from backend.web import after_change, page
 
 PAGE_SIZE = 30
-
-
-def _after_change(request: Request[Any, Any, Any], url: str) -> Response[Any]:
-    """303 for a plain form. htmx would follow a 303 inside its request and swap the next page
-    into the form, so it is told to navigate instead."""
-    headers = {"Vary": "HX-Request"}
-    if wants_fragment(request):
-        return Response(b"", status_code=200, headers={**headers, "HX-Redirect": url})
-    return Redirect(url, status_code=303, headers=headers)
 
 
 def _as_id(value: str) -> int | None:
@@ -145,7 +135,7 @@ class AdminPages(Controller):
             db.rollback()
             context = {**_units_context(db, principal, data, error.fields), "error": error}
             return page(request, "admin/units.html", context, block="form", status_code=422)
-        return _after_change(request, f"/admin/units#unit-{unit.id}")
+        return after_change(request, f"/admin/units#unit-{unit.id}")
 
     @get("/units/{unit_id:int}/edit", sync_to_thread=True)
     def unit_form(
@@ -180,7 +170,7 @@ class AdminPages(Controller):
             unit = units.get_unit(db, principal, unit_id)
             context = {"unit": unit, "form": data, "errors": error.fields, "error": error}
             return page(request, "admin/unit_form.html", context, block="form", status_code=422)
-        return _after_change(request, f"/admin/units#unit-{unit_id}")
+        return after_change(request, f"/admin/units#unit-{unit_id}")
 
     @get("/users", sync_to_thread=True)
     def user_list(
@@ -256,7 +246,7 @@ class AdminPages(Controller):
             form = {key: value for key, value in data.items() if key != "password"}
             context = {**_user_context(db, principal, form, error.fields), "error": error}
             return page(request, "admin/user_form.html", context, block="form", status_code=422)
-        return _after_change(request, f"/admin/users/{user.id}/edit")
+        return after_change(request, f"/admin/users/{user.id}/edit")
 
     @get("/users/{user_id:int}/edit", sync_to_thread=True)
     def edit_user_form(
@@ -293,7 +283,7 @@ class AdminPages(Controller):
             user, _ = users.get_user(db, principal, user_id)
             context = {**_user_context(db, principal, data, error.fields, user), "error": error}
             return page(request, "admin/user_form.html", context, block="form", status_code=422)
-        return _after_change(request, "/admin/users")
+        return after_change(request, "/admin/users")
 
     @post("/users/{user_id:int}/password", sync_to_thread=True)
     def reset_password(
@@ -320,4 +310,4 @@ class AdminPages(Controller):
             return page(
                 request, "admin/user_form.html", context, block="password_form", status_code=422
             )
-        return _after_change(request, f"/admin/users/{user_id}/edit?reset=1")
+        return after_change(request, f"/admin/users/{user_id}/edit?reset=1")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from backend.auth.policy import Principal, can_administer, can_manage_user_at
+from backend.auth.services import end_sessions
 from backend.enterprises import credit_code
 from backend.errors import AppError
 from backend.i18n import Translator
-from backend.models import Enterprise, Role, Unit, User, UserSession
+from backend.models import Enterprise, Role, Unit, User
 from backend.units.services import get_unit
 
 USERNAME = re.compile(r"[a-z0-9._-]{3,64}")
@@ -117,10 +118,6 @@ def _username_errors(session: Session, username: str) -> dict[str, str]:
     if session.execute(select(col(User.id)).where(col(User.username) == username)).first():
         return {"username": "user.username_taken"}
     return {}
-
-
-def _sign_out_everywhere(session: Session, user_id: int) -> None:
-    session.execute(delete(UserSession).where(col(UserSession.user_id) == user_id))
 
 
 def _create(
@@ -307,7 +304,7 @@ def update_user(
     if "active" in diff and not user.active:
         # Requests already refuse inactive users; deleting the sessions as well means that
         # reactivating the account later does not revive a sign-in left on some phone.
-        _sign_out_everywhere(session, user_id)
+        end_sessions(session, user_id)
     record(session, origin, "user.updated", "user", user_id, placed.path, changes=diff)
     session.commit()
     return user
@@ -322,7 +319,7 @@ def reset_password(
     if errors:
         raise AppError("validation_failed", fields=errors)
     user.password_hash = hash_password(password)
-    _sign_out_everywhere(session, user_id)
+    end_sessions(session, user_id)
     record(session, origin, "user.password_reset", "user", user_id, unit.path)
     session.commit()
     return user

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.passwords import verify_password
@@ -71,6 +71,12 @@ def sign_in(
 def sign_out(session: Session, token: str) -> None:
     session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
     session.commit()
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign a user out on every device. The caller commits, together with the change (new
+    password, deactivation) that made the old sign-ins unwelcome."""
+    session.execute(delete(UserSession).where(col(UserSession.user_id) == user_id))
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:

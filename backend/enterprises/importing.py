@@ -22,7 +22,7 @@ from backend.auth.policy import Principal, can_create_enterprise_in, can_edit_en
 from backend.auth.services import principal_of
 from backend.enterprises import credit_code
 from backend.enterprises.fields import EnterpriseFields, parse_enterprise
-from backend.enterprises.services import apply_fields
+from backend.enterprises.services import apply_fields, move_officers
 from backend.errors import AppError
 from backend.models import Enterprise, Unit, UnitLevel, User, utcnow
 
@@ -190,6 +190,9 @@ def _save(
                 **values,
             )
     for row, grid_path in touched:
+        if "grid_id" in row.changes:
+            assert row.enterprise_id is not None
+            move_officers(session, row.enterprise_id, row.changes["grid_id"][1])
         record(
             session,
             origin,

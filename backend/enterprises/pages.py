@@ -18,7 +18,7 @@ from backend.enterprises.fields import parse_enterprise
 from backend.errors import AppError
 from backend.models import Enterprise, Industry, UnitLevel
 from backend.units.services import units_under
-from backend.web import page
+from backend.web import after_change, page
 
 PAGE_SIZE = 30
 
@@ -145,7 +145,7 @@ class EnterprisePages(Controller):
                 "error": error,
             }
             return page(request, "enterprises/form.html", context, block="form", status_code=422)
-        return Redirect(f"/enterprises/{enterprise.id}", status_code=303)
+        return after_change(request, f"/enterprises/{enterprise.id}")
 
     @get("/{enterprise_id:int}/edit", sync_to_thread=True)
     def edit_form(
@@ -190,4 +190,4 @@ class EnterprisePages(Controller):
                 "error": error,
             }
             return page(request, "enterprises/form.html", context, block="form", status_code=422)
-        return Redirect(f"/enterprises/{enterprise_id}", status_code=303)
+        return after_change(request, f"/enterprises/{enterprise_id}")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
-from sqlmodel import Session
+from sqlalchemy import Select, func, or_, select, update
+from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.policy import (
@@ -18,7 +18,7 @@ from backend.auth.policy import (
 )
 from backend.enterprises.fields import EnterpriseFields
 from backend.errors import AppError
-from backend.models import Enterprise, KeyPoint, Unit, UnitLevel, utcnow
+from backend.models import Enterprise, KeyPoint, Unit, UnitLevel, User, utcnow
 
 
 def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
@@ -129,6 +129,8 @@ def update_enterprise(
     if clash:
         raise AppError("validation_failed", fields={"credit_code": "credit_code.taken"})
     changes = apply_fields(enterprise, fields, grid_id)
+    if "grid_id" in changes:
+        move_officers(session, enterprise_id, grid_id)
     if changes:
         record(
             session,
@@ -154,6 +156,16 @@ def apply_fields(enterprise: Enterprise, fields: EnterpriseFields, grid_id: int)
     if changes:
         enterprise.updated_at = utcnow()
     return changes
+
+
+def move_officers(session: Session, enterprise_id: int, grid_id: int) -> None:
+    """An enterprise officer (企业安全员) sits in their enterprise's grid, so they move with it.
+    Their scope changes, so offline clients must re-pull; the caller commits with the move."""
+    session.execute(
+        update(User)
+        .where(col(User.enterprise_id) == enterprise_id)
+        .values(unit_id=grid_id, scope_version=col(User.scope_version) + 1)
+    )
 
 
 def _changes_of(fields: EnterpriseFields, grid_id: int) -> dict[str, Any]:
