@@ -22,7 +22,7 @@ from backend.auth.policy import Principal, can_create_enterprise_in, can_edit_en
 from backend.auth.services import principal_of
 from backend.enterprises import credit_code
 from backend.enterprises.fields import EnterpriseFields, parse_enterprise
-from backend.enterprises.services import apply_fields, move_officers
+from backend.enterprises.services import apply_fields, move_officers, publish
 from backend.errors import AppError
 from backend.models import Enterprise, Unit, UnitLevel, User, utcnow
 
@@ -111,6 +111,7 @@ def import_file(
     report = ImportReport(filename=filename, dry_run=dry_run)
     new: list[tuple[ImportedRow, dict[str, Any], str]] = []
     touched: list[tuple[ImportedRow, str]] = []
+    moved_from: dict[int, str] = {}  # enterprise id -> the grid path it leaves
     seen: set[str] = set()
     for line, raw in rows:
         code = credit_code.normalise(raw["credit_code"])
@@ -142,12 +143,23 @@ def import_file(
             (report.updated if changes else report.unchanged).append(row)
             if changes:
                 touched.append((row, grid.path))
+                if "grid_id" in changes and enterprise.id is not None:
+                    moved_from[enterprise.id] = current[1]
     if dry_run:
         session.rollback()
         return report
     origin = Origin(actor_id, device, ip)
     try:
-        _save(session, origin, report, new, touched, hashlib.sha256(content).hexdigest(), principal)
+        _save(
+            session,
+            origin,
+            report,
+            new,
+            touched,
+            moved_from,
+            hashlib.sha256(content).hexdigest(),
+            principal,
+        )
         session.commit()
     except IntegrityError as error:
         # Another import or edit registered one of these codes after we looked.
@@ -162,6 +174,7 @@ def _save(
     report: ImportReport,
     new: list[tuple[ImportedRow, dict[str, Any], str]],
     touched: list[tuple[ImportedRow, str]],
+    moved_from: dict[int, str],
     digest: str,
     principal: Principal | None,
 ) -> None:
@@ -203,6 +216,10 @@ def _save(
             import_sha256=digest,
             changes=row.changes,
         )
+    published = [row.enterprise_id for row in report.created] + [
+        row.enterprise_id for row, _ in touched
+    ]
+    publish(session, [i for i in published if i is not None], moved_from)
     if report.created or report.updated:
         record(
             session,

@@ -19,6 +19,8 @@ from backend.auth.policy import (
 from backend.enterprises.fields import EnterpriseFields
 from backend.errors import AppError
 from backend.models import Enterprise, KeyPoint, Unit, UnitLevel, User, utcnow
+from backend.offline import changes as changes_log
+from backend.offline.entities import enterprise_data
 
 
 def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
@@ -105,6 +107,8 @@ def create_enterprise(
         grid.path,
         **_changes_of(fields, grid_id),
     )
+    assert enterprise.id is not None
+    publish(session, [enterprise.id])
     session.commit()
     return enterprise
 
@@ -132,6 +136,8 @@ def update_enterprise(
     if "grid_id" in changes:
         move_officers(session, enterprise_id, grid_id)
     if changes:
+        session.flush()
+        publish(session, [enterprise_id], {enterprise_id: current_grid.path})
         record(
             session,
             origin,
@@ -156,6 +162,32 @@ def apply_fields(enterprise: Enterprise, fields: EnterpriseFields, grid_id: int)
     if changes:
         enterprise.updated_at = utcnow()
     return changes
+
+
+def publish(
+    session: Session, enterprise_ids: Sequence[int], moved_from: dict[int, str] | None = None
+) -> None:
+    """Put the enterprises' current state in the change log, so phones update their copies; an
+    enterprise that moved grid is also removed from the phones of its old grid."""
+    rows = session.execute(
+        select(Enterprise, Unit)
+        .join(Unit, Unit.id == Enterprise.grid_id)
+        .where(Enterprise.id.in_(enterprise_ids))
+    ).all()
+    writes = []
+    for enterprise, grid in rows:
+        old_path = (moved_from or {}).get(enterprise.id)
+        if old_path and old_path != grid.path:
+            writes.append(
+                changes_log.change("enterprise", enterprise.id, "remove", old_path, None, {})
+            )
+        data = enterprise_data(enterprise, grid)
+        writes.append(
+            changes_log.change(
+                "enterprise", enterprise.id, "upsert", grid.path, enterprise.id, data
+            )
+        )
+    changes_log.store(session, writes)
 
 
 def move_officers(session: Session, enterprise_id: int, grid_id: int) -> None:

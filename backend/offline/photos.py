@@ -63,7 +63,9 @@ def reencode(raw: bytes) -> tuple[bytes, int, int]:
     return out.getvalue(), upright.width, upright.height
 
 
-def store_photo(session: Session, principal: Principal, sha256: str, raw: bytes) -> bool:
+def store_photo(
+    session: Session, principal: Principal, sha256: str, raw: bytes, commit: bool = True
+) -> bool:
     """Keep an uploaded photo; False when it was there already. The hash must match the bytes."""
     if len(raw) > MAX_UPLOAD_BYTES:
         raise AppError("payload_too_large")
@@ -84,7 +86,8 @@ def store_photo(session: Session, principal: Principal, sha256: str, raw: bytes)
             uploaded_at=utcnow(),
         )
     )
-    session.commit()
+    if commit:
+        session.commit()
     return True
 
 
