@@ -164,3 +164,19 @@ def enterprise_in(db: Session, grid_code: str) -> Enterprise:
         .scalars()
         .first()
     )  # type: ignore[return-value]
+
+
+def form_of(enterprise: Enterprise, **changes: str) -> dict[str, str]:
+    """The enterprise edit form as it stands, with some fields changed."""
+    return {
+        "name": enterprise.name,
+        "credit_code": enterprise.credit_code,
+        "industry": enterprise.industry,
+        "grid_id": str(enterprise.grid_id),
+        "address": enterprise.address,
+        "contact_name": enterprise.contact_name,
+        "contact_phone": enterprise.contact_phone,
+        "latitude": str(enterprise.latitude),
+        "longitude": str(enterprise.longitude),
+        **changes,
+    }

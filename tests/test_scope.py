@@ -10,26 +10,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.models import Enterprise, Event, Unit, User
-from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
+from tests.conftest import csrf_token, enterprise_in, form_of, post_form, sign_in
 
 QINGSHAN_GRID = "420107001001"  # the demo inspector's grid
 JIANGAN_GRID = "420102001001"  # inspector2's grid
 OTHER_QINGSHAN_GRID = "420107001002"  # same street, another grid
-
-
-def form_of(enterprise: Enterprise, **changes: str) -> dict[str, str]:
-    return {
-        "name": enterprise.name,
-        "credit_code": enterprise.credit_code,
-        "industry": enterprise.industry,
-        "grid_id": str(enterprise.grid_id),
-        "address": enterprise.address,
-        "contact_name": enterprise.contact_name,
-        "contact_phone": enterprise.contact_phone,
-        "latitude": str(enterprise.latitude),
-        "longitude": str(enterprise.longitude),
-        **changes,
-    }
 
 
 def test_inspector_lists_only_enterprises_of_own_grid(client: TestClient[Any], db: Session) -> None:

@@ -8,8 +8,8 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.models import Enterprise, Unit
-from tests.conftest import enterprise_in, post_form, sign_in
+from backend.models import Unit
+from tests.conftest import enterprise_in, form_of, post_form, sign_in
 
 
 def pull(client: TestClient[Any], cursor: str = "") -> dict[str, Any]:
@@ -24,21 +24,6 @@ def switch_to(client: TestClient[Any], username: str) -> None:
     sign_in(client, username)
 
 
-def edit_form(enterprise: Enterprise, **changes: str) -> dict[str, str]:
-    values = {
-        "name": enterprise.name,
-        "credit_code": enterprise.credit_code,
-        "industry": enterprise.industry,
-        "grid_id": str(enterprise.grid_id),
-        "address": enterprise.address,
-        "contact_name": enterprise.contact_name,
-        "contact_phone": enterprise.contact_phone,
-        "latitude": str(enterprise.latitude),
-        "longitude": str(enterprise.longitude),
-    }
-    return {**values, **changes}
-
-
 def test_an_edit_reaches_the_inspectors_copy(client: TestClient[Any], db: Session) -> None:
     target = enterprise_in(db, "420107001001")
     sign_in(client, "inspector")
@@ -48,7 +33,7 @@ def test_an_edit_reaches_the_inspectors_copy(client: TestClient[Any], db: Sessio
     assert pull(client, snapshot["cursor"])["changes"] == []
 
     switch_to(client, "district")
-    form = edit_form(target, contact_phone="02786009999")
+    form = form_of(target, contact_phone="02786009999")
     assert post_form(client, f"/enterprises/{target.id}/edit", form).status_code == 303
 
     switch_to(client, "inspector")
@@ -72,7 +57,7 @@ def test_a_moved_enterprise_leaves_the_old_grids_phones(
     cursor = pull(client)["cursor"]
 
     switch_to(client, "district")
-    form = edit_form(target, grid_id=str(other_grid))
+    form = form_of(target, grid_id=str(other_grid))
     assert post_form(client, f"/enterprises/{target.id}/edit", form).status_code == 303
 
     switch_to(client, "inspector")

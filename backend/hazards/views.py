@@ -37,18 +37,7 @@ def list_hazards(
     session: Session, principal: Principal, *, severity: str = "", limit: int = 30, offset: int = 0
 ) -> tuple[Sequence[Any], int]:
     """Newest and most severe first."""
-    stmt = scoped(
-        select(
-            Hazard,
-            Enterprise.name.label("enterprise_name"),
-            Unit.name.label("grid_name"),
-            User.display_name.label("reporter"),
-        )
-        .join(Unit, Unit.id == Hazard.grid_id)
-        .join(User, User.id == Hazard.reported_by)
-        .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id),
-        principal,
-    )
+    stmt = scoped(_with_names(), principal)
     if severity:
         stmt = stmt.where(Hazard.severity == severity)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
@@ -61,21 +50,8 @@ def list_hazards(
 
 
 def hazard_card(session: Session, principal: Principal, hazard_id: str) -> dict[str, Any]:
-    row = session.execute(
-        scoped(
-            select(
-                Hazard,
-                Enterprise.name.label("enterprise_name"),
-                Unit.name.label("grid_name"),
-                User.display_name.label("reporter"),
-            )
-            .join(Unit, Unit.id == Hazard.grid_id)
-            .join(User, User.id == Hazard.reported_by)
-            .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
-            .where(Hazard.id == hazard_id.lower()),
-            principal,
-        )
-    ).first()
+    stmt = _with_names().where(Hazard.id == hazard_id.lower())
+    row = session.execute(scoped(stmt, principal)).first()
     if row is None:
         raise AppError("not_found")
     photos = session.execute(
