@@ -23,11 +23,16 @@ PRECACHE = (
     "/offline",
     "/static/css/app.css",
     "/static/js/app.js",
+    "/static/js/outbox.js",
+    "/static/js/outbox-ui.js",
     "/static/vendor/htmx.min.js",
     "/manifest.webmanifest",
     "/icons/icon-192.png",
     "/icons/icon-512.png",
 )
+# Pages a signed-in person must be able to open with no network; the worker keeps a copy of
+# each as soon as someone is signed in (they hold the user's data, so never at install).
+OFFLINE_PAGES = ("/hazards/new", "/outbox")
 
 
 def asset_version(static_dir: Path) -> str:
@@ -84,7 +89,11 @@ class PwaRoutes(Controller):
         version = request.app.state.jinja_env.globals["asset_version"]
         return Template(
             template_name="sw.js",
-            context={"version": version, "precache": json.dumps(list(PRECACHE))},
+            context={
+                "version": version,
+                "precache": json.dumps(list(PRECACHE)),
+                "offline_pages": json.dumps(list(OFFLINE_PAGES)),
+            },
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )

@@ -2,10 +2,14 @@
 // Keeps the app shell on the phone so it opens with no network, and remembers pages last seen.
 "use strict";
 
+// The outbox (GridSafeOutbox): the same queue and drainer the pages use.
+importScripts("/static/js/outbox.js");
+
 const VERSION = "{{ version }}";
 const SHELL = "gridsafe-shell-" + VERSION;
 const PAGES = "gridsafe-pages";
 const PRECACHE = {{ precache | safe }};
+const OFFLINE_PAGES = {{ offline_pages | safe }};
 // Cheap phones have little storage, and a page not seen for a long time is stale anyway.
 const MAX_PAGES = 50;
 
@@ -65,6 +69,56 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
+// Bumped whenever the saved pages are forgotten (sign-in, sign-out): a copy fetched before that
+// belongs to the previous person and must not be stored after it.
+let pagesGeneration = 0;
+
+// The report form and the outbox open in a basement only if a copy was kept beforehand: every
+// signed-in page asks for them (not done at activation, which would hold up the first page).
+// Fetched with the person's cookie; signed out, the answer is a redirect to sign-in: not kept.
+// A copy older than an hour is fetched again (the form lists the person's enterprises).
+const OFFLINE_PAGE_MAX_AGE_MS = 60 * 60 * 1000;
+
+async function keepOfflinePages() {
+  const generation = pagesGeneration;
+  const cache = await caches.open(PAGES);
+  await Promise.all(OFFLINE_PAGES.map(async (url) => {
+    const kept = await cache.match(url);
+    const fetched = kept ? Date.parse(kept.headers.get("Date") || "") : NaN;
+    if (kept && !(fetched < Date.now() - OFFLINE_PAGE_MAX_AGE_MS)) {
+      return;
+    }
+    try {
+      const request = new Request(url);
+      const response = await fetch(request);
+      if (isCacheablePage(request, response) && generation === pagesGeneration) {
+        await storePage(request, response);
+      }
+    } catch (error) {
+      // Offline: a page asks again on its next load.
+    }
+  }));
+}
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "keep-offline-pages") {
+    event.waitUntil(keepOfflinePages());
+  }
+});
+
+// Background Sync: the browser wakes the worker when the network is back, even with no page open.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== GridSafeOutbox.SYNC_TAG) {
+    return;
+  }
+  event.waitUntil(GridSafeOutbox.sync().then((result) => {
+    if (!["done", "idle", "signed_out"].includes(result.state)) {
+      // Rejecting makes the browser try again later, with its own back-off.
+      throw new Error("outbox not sent yet: " + result.state);
+    }
+  }));
+});
+
 function isShellAsset(url) {
   return url.pathname.startsWith("/static/") || url.pathname.startsWith("/icons/") || url.pathname === "/manifest.webmanifest";
 }
@@ -116,13 +170,17 @@ async function networkFirstPage(event) {
     }
     return response;
   } catch (error) {
-    return (await caches.match(request, { cacheName: PAGES })) || offlinePage();
+    const url = new URL(request.url);
+    // /hazards/new?enterprise_id=… offline: the kept form (its script picks the enterprise).
+    const kept = OFFLINE_PAGES.includes(url.pathname) && await caches.match(url.pathname, { cacheName: PAGES });
+    return (await caches.match(request, { cacheName: PAGES })) || kept || offlinePage();
   }
 }
 
 // Whoever signs in next on this phone must never be shown the previous user's pages, even
 // offline: forget them before the sign-in or sign-out reaches the server.
 async function forgetPagesThenSend(event) {
+  pagesGeneration += 1;
   await caches.delete(PAGES);
   return sendForm(event);
 }
