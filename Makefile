@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 VENDOR := pwa/static/vendor/htmx.min.js
+SCANNER := pwa/static/vendor/jsQR.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration clean
+.PHONY: help setup run test lint format typecheck check migration bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -26,7 +27,13 @@ $(VENDOR): node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 	cp node_modules/htmx.org/LICENSE pwa/static/vendor/htmx.LICENSE
 
-setup: $(STAMP) $(VENDOR) ## Create the virtual environment and install Python and front-end packages
+# The in-app QR scanner's decoder (this Chromium has no BarcodeDetector).
+$(SCANNER): node_modules/.package-lock.json
+	mkdir -p pwa/static/vendor
+	cp node_modules/jsqr/dist/jsQR.js $@
+	cp node_modules/jsqr/LICENSE pwa/static/vendor/jsQR.LICENSE
+
+setup: $(STAMP) $(VENDOR) $(SCANNER) ## Create the virtual environment and install Python and front-end packages
 
 run: setup ## Set up, migrate, load demo data on first run, serve on http://127.0.0.1:8000 with a worker
 	$(BIN)/gridsafe run
@@ -50,5 +57,11 @@ check: lint typecheck test ## Everything CI runs
 migration: setup ## Generate a migration from model changes: make migration m="what changed"
 	GRIDSAFE_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/gridsafe migrate && $(BIN)/alembic revision --autogenerate -m "$(m)"'
 
+bench: setup ## Benchmark sync push/pull on SQLite and PostgreSQL against pouchdb-server (prints a table, ~2 min)
+	$(BIN)/python bench/sync_bench.py $(BENCH_ARGS)
+
+bench-qr: setup ## Benchmark QR codes: PNG/SVG codes per second, print sheet of a 200-enterprise grid
+	$(BIN)/python bench/qr_bench.py $(BENCH_QR_ARGS)
+
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
-	rm -rf $(VENV) node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache

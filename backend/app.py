@@ -22,6 +22,7 @@ from backend import pwa
 from backend.admin.pages import AdminPages
 from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
+from backend.codes.pages import ROUTES as CODE_ROUTES
 from backend.db import make_engine, make_session_factory
 from backend.deps import provide_db, provide_origin, provide_principal
 from backend.enterprises.controllers import EnterpriseApi, MeApi
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeApi,
             SyncApi,
             PhotoApi,
+            *CODE_ROUTES,
             pwa.PwaRoutes,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], send_as_attachment=False

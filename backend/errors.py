@@ -46,6 +46,8 @@ ERRORS: dict[str, int] = {
     "import_unsupported": 415,
     "import_missing_columns": 422,
     "import_duplicate_columns": 422,
+    "code_invalid": 404,
+    "code_revoked": 410,
 }
 
 

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "", description="Signs sessions, CSRF tokens and QR codes; at least 32 characters."
     )
+    qr_old_secret_keys: str = Field(
+        "",
+        description="Earlier secret keys whose printed QR codes still verify, comma-separated; drop one to retire it.",
+    )
+    public_url: str = Field(
+        "",
+        description="Base URL printed in QR codes, e.g. https://gridsafe.example.org; empty means the request's.",
+    )
     vapid_private_key: str = Field("", description="Web-push VAPID private key (PEM or base64url).")
     vapid_public_key: str = Field(
         "",
@@ -66,6 +74,12 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _check_public_url(self) -> Settings:
+        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+            raise ConfigurationError("GRIDSAFE_PUBLIC_URL must start with https:// or http://.")
+        return self
+
+    @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.env != "production":
             return self
@@ -87,6 +101,10 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 32:
             raise ConfigurationError("GRIDSAFE_SECRET_KEY must be at least 32 characters long.")
         return self
+
+    @property
+    def qr_old_secrets(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.qr_old_secret_keys.split(",") if part.strip())
 
     @property
     def is_production(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from backend.models.users import Role
 
@@ -78,3 +79,30 @@ def can_check_in(principal: Principal) -> bool:
         Role.STREET_DISPATCHER,
         Role.DISTRICT_OFFICER,
     }
+
+
+# Who prints, rotates and revokes the codes of the enterprises in their area.
+CODE_MANAGER_ROLES = frozenset({Role.ADMIN, Role.DISTRICT_OFFICER, Role.STREET_DISPATCHER})
+
+
+def can_manage_codes(principal: Principal, grid_path: str) -> bool:
+    return principal.role in CODE_MANAGER_ROLES and sees_unit(principal, grid_path)
+
+
+class ScanView(StrEnum):
+    """What a scanned code opens (一企一码): the same poster means different things to different people."""
+
+    PUBLIC = "public"  # the public card: anyone with a phone camera
+    CHECK_IN = "check_in"  # an inspector or street officer whose area includes the enterprise
+    SELF_INSPECTION = "self_inspection"  # the enterprise's own safety officer (企业自查)
+
+
+def scan_view(principal: Principal | None, enterprise_id: int, grid_path: str) -> ScanView:
+    if principal is None:
+        return ScanView.PUBLIC
+    if principal.is_enterprise:
+        own = principal.enterprise_id == enterprise_id
+        return ScanView.SELF_INSPECTION if own else ScanView.PUBLIC
+    if can_check_in(principal) and sees_enterprise(principal, enterprise_id, grid_path):
+        return ScanView.CHECK_IN
+    return ScanView.PUBLIC

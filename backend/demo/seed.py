@@ -35,6 +35,9 @@ class DemoUser:
     display_name: str
     role: Role
     unit_code: str
+    # Shown on the public card of a scanned code. 027 is Wuhan's area code; no Wuhan number
+    # starts with 0, so these reach nobody.
+    phone: str = ""
 
 
 def organisation_code(rng: random.Random) -> str:
@@ -193,8 +196,12 @@ DEMO_USERS = (
     DemoUser("district", "青山区应急管理局", Role.DISTRICT_OFFICER, "420107"),
     DemoUser("dispatcher", "红卫路街道调度员", Role.STREET_DISPATCHER, "420107001"),
     DemoUser("responder", "红卫路街道处置员", Role.STREET_RESPONDER, "420107001"),
-    DemoUser("inspector", "红卫路第1网格网格员", Role.GRID_INSPECTOR, "420107001001"),
-    DemoUser("inspector2", "大智街道第1网格网格员", Role.GRID_INSPECTOR, "420102001001"),
+    DemoUser(
+        "inspector", "红卫路第1网格网格员", Role.GRID_INSPECTOR, "420107001001", "027-0000 1001"
+    ),
+    DemoUser(
+        "inspector2", "大智街道第1网格网格员", Role.GRID_INSPECTOR, "420102001001", "027-0000 1002"
+    ),
 )
 
 
@@ -209,6 +216,7 @@ def _users(session: Session, enterprises: Iterable[dict[str, object]]) -> int:
                 password_hash=password,
                 role=user.role,
                 unit_id=units[user.unit_code],
+                phone=user.phone,
             )
         )
     grid_id = units["420107001001"]

@@ -3,6 +3,7 @@
 from backend.models.audit import Event
 from backend.models.auth import SignInAttempt, UserSession
 from backend.models.base import UTCDateTime, utcnow
+from backend.models.codes import CodeKind, QrCode
 from backend.models.enterprises import Enterprise, Industry, KeyPoint
 from backend.models.hazards import (
     CheckIn,
@@ -21,6 +22,7 @@ __all__ = [
     "LEVEL_ORDER",
     "Change",
     "CheckIn",
+    "CodeKind",
     "Enterprise",
     "Event",
     "Hazard",
@@ -30,6 +32,7 @@ __all__ = [
     "Industry",
     "KeyPoint",
     "Photo",
+    "QrCode",
     "Role",
     "Severity",
     "SignInAttempt",
