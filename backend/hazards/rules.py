@@ -13,6 +13,9 @@ from backend.models import HazardCategory, Severity
 
 MAX_PHOTOS = 9
 MAX_DESCRIPTION = 2000
+# Enterprise, key point and unit ids are INTEGER columns: a larger number names nothing, and
+# binding it would make the database refuse the statement (and with it the whole batch).
+MAX_ID = 2**31 - 1
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A phone's clock is believed within these limits; outside them the server's time is used.
 CLOCK_PAST = timedelta(days=30)
@@ -45,7 +48,12 @@ def _optional_int(value: Any) -> tuple[int | None, bool]:
         number = int(value)
     except (TypeError, ValueError):
         return None, False
-    return number, number > 0
+    return number, is_id(number)
+
+
+def is_id(value: Any) -> bool:
+    """A positive database id (never a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def optional_float(value: Any, low: float, high: float) -> tuple[float | None, bool]:
@@ -82,7 +90,8 @@ def parse_report(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str,
     category = str(raw.get("category") or "")
     if category not in HazardCategory.__members__.values():
         errors["category"] = "hazard.category"
-    description = str(raw.get("description") or "").strip()
+    # PostgreSQL text cannot hold NUL: keeping one would fail the whole batch, for ever.
+    description = str(raw.get("description") or "").replace("\x00", "").strip()
     if not description:
         errors["description"] = "required"
     elif len(description) > MAX_DESCRIPTION:

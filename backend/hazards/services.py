@@ -19,8 +19,8 @@ from backend.auth.policy import (
     sees_enterprise,
     sees_unit,
 )
-from backend.hazards.rules import ReportFields, believed_time
-from backend.models import Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
+from backend.hazards.rules import ReportFields, believed_time, is_id
+from backend.models import CheckIn, Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
 from backend.offline import changes
 from backend.offline.entities import hazard_data
 from sync import Rejected, Write
@@ -45,9 +45,16 @@ class Lookups:
         self.session = session
         self.enterprises: dict[int, Place] = {}
         self.existing_hazards: set[str] = set()
+        self.existing_check_ins: set[str] = set()
 
-    def prefetch(self, enterprise_ids: Iterable[int], hazard_ids: Iterable[str]) -> None:
-        wanted = {i for i in enterprise_ids if i not in self.enterprises}
+    def prefetch(
+        self,
+        enterprise_ids: Iterable[int],
+        hazard_ids: Iterable[str],
+        check_in_ids: Iterable[str] = (),
+    ) -> None:
+        # Ids the database cannot hold name nothing; binding one would fail the whole batch.
+        wanted = {i for i in enterprise_ids if is_id(i) and i not in self.enterprises}
         if wanted:
             rows = self.session.execute(
                 select(
@@ -69,6 +76,11 @@ class Lookups:
             self.existing_hazards |= set(
                 self.session.execute(select(Hazard.id).where(Hazard.id.in_(ids))).scalars()
             )
+        ids = list(set(check_in_ids))
+        if ids:
+            self.existing_check_ins |= set(
+                self.session.execute(select(CheckIn.id).where(CheckIn.id.in_(ids))).scalars()
+            )
 
     def enterprise(self, enterprise_id: int) -> Place | None:
         if enterprise_id not in self.enterprises:
@@ -76,12 +88,16 @@ class Lookups:
         return self.enterprises.get(enterprise_id)
 
     def grid(self, grid_id: int) -> Place | None:
+        if not is_id(grid_id):
+            return None
         row = self.session.execute(select(Unit.path, Unit.level).where(Unit.id == grid_id)).first()
         if row is None or row.level != UnitLevel.GRID:
             return None
         return Place(None, grid_id, row.path)
 
     def key_point_of(self, key_point_id: int) -> int | None:
+        if not is_id(key_point_id):
+            return None
         return self.session.execute(
             select(KeyPoint.enterprise_id).where(KeyPoint.id == key_point_id)
         ).scalar()
@@ -99,6 +115,9 @@ def _place_for(lookups: Lookups, principal: Principal, fields: ReportFields) -> 
             raise Rejected("hazard.key_point")
         return place
     assert fields.grid_id is not None
+    if fields.key_point_id is not None:
+        # A key point belongs to an enterprise; without one it would be stored unchecked.
+        raise Rejected("hazard.key_point")
     place = lookups.grid(fields.grid_id)
     if place is None or not sees_unit(principal, place.unit_path):
         raise Rejected("hazard.grid_out_of_scope")
@@ -199,6 +218,8 @@ def plan_check_in(
 ) -> list[Write]:
     if not can_check_in(principal):
         raise Rejected("forbidden")
+    if check_in_id in lookups.existing_check_ins:
+        raise Rejected("check_in.duplicate_id")
     place = lookups.enterprise(enterprise_id)
     if place is None or not sees_enterprise(principal, enterprise_id, place.unit_path):
         raise Rejected("check_in.out_of_scope")
@@ -208,6 +229,7 @@ def plan_check_in(
         distance = round(distance_m(latitude, longitude, place.latitude, place.longitude), 1)  # type: ignore[arg-type]
     at, _ = believed_time(claimed_at, now)
     far = distance is not None and distance > FAR_CHECK_IN_METRES
+    lookups.existing_check_ins.add(check_in_id)
     return [
         Write(
             "check_in",

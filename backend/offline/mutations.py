@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from backend.auth.policy import Principal
-from backend.hazards.rules import is_uuid, optional_float, parse_report
+from backend.hazards.rules import is_id, is_uuid, optional_float, parse_report
 from backend.hazards.services import Lookups, plan_check_in, plan_report
 from sync import Mutation, MutationRegistry, Rejected
 from sync.registry import Plan
@@ -43,13 +43,18 @@ class BackendContext:
         self._prefetched = True
         enterprise_ids: list[int] = []
         hazard_ids: list[str] = []
+        check_in_ids: list[str] = []
         for mutation in self.batch:
             value = mutation.args.get("enterprise_id")
-            if isinstance(value, int) and not isinstance(value, bool):
+            if is_id(value):
                 enterprise_ids.append(value)
-            if mutation.name == "hazard.report" and isinstance(mutation.args.get("id"), str):
+            if not is_uuid(mutation.args.get("id")):
+                continue
+            if mutation.name == "hazard.report":
                 hazard_ids.append(mutation.args["id"].lower())
-        self.lookups.prefetch(enterprise_ids, hazard_ids)
+            elif mutation.name == "inspection.check_in":
+                check_in_ids.append(mutation.args["id"].lower())
+        self.lookups.prefetch(enterprise_ids, hazard_ids, check_in_ids)
 
 
 def _context(context: Any) -> BackendContext:
@@ -82,11 +87,7 @@ def check_in(context: Any, mutation: Mutation) -> Plan:
     ctx = _context(context)
     args = mutation.args
     enterprise_id = args.get("enterprise_id")
-    if (
-        not is_uuid(args.get("id"))
-        or not isinstance(enterprise_id, int)
-        or isinstance(enterprise_id, bool)
-    ):
+    if not is_uuid(args.get("id")) or not is_id(enterprise_id):
         raise Rejected("validation_failed")
     position = []
     for key, low, high in (

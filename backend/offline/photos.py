@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, RawBody
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.auth.guards import signed_in
@@ -87,7 +88,15 @@ def store_photo(
         )
     )
     if commit:
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # The same photo uploaded twice at once (a phone retrying an upload still in flight):
+            # the other request stored these very bytes, so this one is a repeat, not an error.
+            session.rollback()
+            if session.execute(select(Photo.sha256).where(Photo.sha256 == sha256)).first() is None:
+                raise
+            return False
     return True
 
 

@@ -42,36 +42,24 @@ class SqlSyncStore:
         self.names = names  # mutation id -> name, for the processed log
 
     def lock_client(self, client_id: str) -> ClientState:
+        # One statement creates the row if new, locks it and reads the counter under that lock,
+        # so two pushes of one client are applied one after the other. An upsert is a write: it
+        # takes SQLite's write lock before reading anything (WAL would refuse a second writer
+        # late otherwise); on PostgreSQL, ON CONFLICT DO UPDATE locks the row like SELECT … FOR
+        # UPDATE and returns its latest committed version. The update itself changes nothing.
         dialect = self.session.get_bind().dialect.name
-        if dialect == "sqlite":
-            # Take SQLite's write lock now, before reading, so two pushes of one client
-            # cannot both read the same counter (WAL would refuse the second writer late).
-            self.session.execute(
-                text("UPDATE sync_client SET client_id = client_id WHERE client_id = :c"),
-                {"c": client_id},
-            )
-        row = {
-            "client_id": client_id,
-            "user_id": self.principal.id,
-            "last_mutation_id": 0,
-            "created_at": utcnow(),
-        }
-        if dialect == "postgresql":
-            self.session.execute(
-                pg_insert(SyncClient)
-                .values(row)
-                .on_conflict_do_nothing(index_elements=["client_id"])
-            )
-        else:
-            self.session.execute(
-                sqlite_insert(SyncClient)
-                .values(row)
-                .on_conflict_do_nothing(index_elements=["client_id"])
-            )
+        insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert_for(SyncClient).values(
+            client_id=client_id,
+            user_id=self.principal.id,
+            last_mutation_id=0,
+            created_at=utcnow(),
+        )
         found = self.session.execute(
-            select(SyncClient.user_id, SyncClient.last_mutation_id)
-            .where(SyncClient.client_id == client_id)
-            .with_for_update()
+            statement.on_conflict_do_update(
+                index_elements=["client_id"],
+                set_={"last_push_at": SyncClient.__table__.c.last_push_at},
+            ).returning(SyncClient.user_id, SyncClient.last_mutation_id)
         ).one()
         if found.user_id != self.principal.id:
             raise ClientBelongsToAnother(client_id)
@@ -109,7 +97,8 @@ class SqlSyncStore:
                     {
                         "client_id": client.client_id,
                         "mutation_id": item.mutation_id,
-                        "name": self.names.get(item.mutation_id, "")[:64],
+                        # Any text the phone sent; PostgreSQL text cannot hold NUL.
+                        "name": self.names.get(item.mutation_id, "").replace("\x00", "")[:64],
                         "status": item.status.value,
                         "code": item.code[:64],
                         "digest": item.digest,
