@@ -303,3 +303,40 @@ def test_without_javascript_the_form_still_posts_to_the_server(
         assert stored == [(hazard_id, 1)]
     finally:
         context.close()
+
+
+def test_a_check_in_made_without_network_is_sent_when_it_returns(
+    phone: Any, live_server: LiveServer
+) -> None:
+    """The check-in page was opened by a scan; the signal then drops in the plant."""
+    import qr
+    from backend.codes.keys import code_path
+    from backend.models import CodeKind
+    from tests.browser.conftest import SECRET
+
+    phone.grant_permissions(["geolocation"])
+    phone.set_geolocation(WUHAN)
+    page = phone.new_page()
+    page.goto("/signin")
+    sign_in(page, "inspector")
+    wait_for_control(page)
+    enterprise_id, _ = inspector_scope(live_server)
+    page.goto(code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1))
+    form = page.locator("#check-in-form")
+    expect(form).to_be_visible()
+    check_in_id = form.locator("input[name=id]").input_value()
+    settle(page)
+
+    phone.set_offline(True)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("[data-outbox-id][data-state=pending]")).to_have_count(1)
+    assert page.url.split("#")[0] == f"{live_server.url}/outbox"
+    sql = "SELECT enterprise_id, latitude, distance_m FROM check_in WHERE id = ?"
+    assert live_server.query(sql, check_in_id) == []
+
+    phone.set_offline(False)
+    expect(page.locator("[data-outbox-id][data-state=received]")).to_have_count(1, timeout=20_000)
+    [(stored_enterprise, latitude, distance)] = live_server.query(sql, check_in_id)
+    assert stored_enterprise == enterprise_id
+    assert latitude == pytest.approx(WUHAN["latitude"])
+    assert distance is not None

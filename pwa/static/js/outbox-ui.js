@@ -319,6 +319,47 @@
     });
   }
 
+  // ---- other outbox forms (a check-in) --------------------------------------------------------
+
+  // A form marked data-outbox="<mutation>" whose fields are the mutation's arguments; fields
+  // marked data-type="int"/"float" are numbers, and latitude/longitude/accuracy_m come from GPS.
+  function wireMutationForm(form) {
+    const gps = positionFinder();
+    gps.ask();
+    let busy = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      const button = form.querySelector("[type=submit]");
+      if (button) button.disabled = true;
+      try {
+        const args = {};
+        Array.from(form.elements).forEach((field) => {
+          if (!field.name || field.name === "_csrf_token" || field.name === "back" || field.type === "submit") return;
+          const type = field.dataset.type;
+          args[field.name] = type === "int" || type === "float" ? number(field.value) : field.value;
+        });
+        const coords = await gps.now();
+        if (coords) {
+          args.latitude = coords.latitude;
+          args.longitude = coords.longitude;
+          args.accuracy_m = coords.accuracy;
+        }
+        await Outbox.enqueue(form.dataset.outbox, args, {
+          user: user,
+          summary: { place: form.dataset.outboxPlace || "", category: form.dataset.outboxWhat || "" },
+        });
+      } catch (error) {
+        console.warn("outbox: could not keep this on the phone", error);
+        form.submit();
+        return;
+      }
+      await askForBackgroundSync();
+      location.assign("/outbox#saved");
+    });
+  }
+
   // ---- the offline pages ----------------------------------------------------------------------
 
   // The report form and the outbox must open in a basement: the worker keeps copies of them.
@@ -337,6 +378,7 @@
     wireOutboxPage();
     const form = document.querySelector('form[data-outbox="hazard.report"]');
     if (form) await wireReportForm(form);
+    document.querySelectorAll('form[data-outbox]:not([data-outbox="hazard.report"])').forEach(wireMutationForm);
     try {
       new BroadcastChannel(Outbox.CHANNEL).onmessage = () => refresh();
     } catch (error) {
