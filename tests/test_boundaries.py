@@ -5,7 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ("litestar", "sqlalchemy", "sqlmodel", "celery", "kombu", "redis", "pydantic", "backend")
+FORBIDDEN = (
+    "litestar",
+    "sqlalchemy",
+    "sqlmodel",
+    "celery",
+    "kombu",
+    "redis",
+    "pydantic",
+    "backend",
+)
 
 
 def test_sync_imports_no_framework() -> None:
@@ -13,5 +22,7 @@ def test_sync_imports_no_framework() -> None:
         "import sys, sync, sync.engine, sync.pull, sync.registry, sync.protocol;"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
