@@ -32,6 +32,7 @@ from backend.errors import handle_exception
 from backend.hazards.pages import HazardPages, OutboxPage
 from backend.home.pages import HomePages
 from backend.i18n import LOCALES
+from backend.inspections.pages import InspectionPages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
 from backend.settings import Settings
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EnterprisePages,
             HazardPages,
             OutboxPage,
+            InspectionPages,
             AdminPages,
             ImportPages,
             EnterpriseApi,

@@ -106,3 +106,26 @@ def scan_view(principal: Principal | None, enterprise_id: int, grid_path: str) -
     if can_check_in(principal) and sees_enterprise(principal, enterprise_id, grid_path):
         return ScanView.CHECK_IN
     return ScanView.PUBLIC
+
+
+def can_inspect(principal: Principal, enterprise_id: int, grid_path: str) -> bool:
+    """Inspectors and street officers inspect enterprises within their area (检查)."""
+    return (
+        not principal.is_enterprise
+        and can_check_in(principal)
+        and sees_enterprise(principal, enterprise_id, grid_path)
+    )
+
+
+def can_self_check(principal: Principal, enterprise_id: int) -> bool:
+    """An enterprise's safety officer runs the self-check (企业自查) of their own enterprise only."""
+    return principal.is_enterprise and principal.enterprise_id == enterprise_id
+
+
+def inspection_kind(principal: Principal, enterprise_id: int, grid_path: str) -> str | None:
+    """Which inspection this person runs at this enterprise, if any: 'inspection' or 'self_check'."""
+    if can_self_check(principal, enterprise_id):
+        return "self_check"
+    if can_inspect(principal, enterprise_id, grid_path):
+        return "inspection"
+    return None

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from backend.audit import Origin, record
 from backend.auth.passwords import hash_password
+from backend.demo.checklists import seed_checklists
 from backend.demo.wuhan import (
     CITY,
     DEFAULT_WEIGHTS,
@@ -64,8 +65,11 @@ def is_seeded(session: Session) -> bool:
 
 def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
     """Insert the demo data unless it is there already; returns what was created."""
+    # Checklists first: a database seeded before they existed gets them on the next run.
+    templates = seed_checklists(session)
     if is_seeded(session):
-        return {}
+        session.commit()
+        return {"checklist_templates": templates} if templates else {}
     rng = random.Random(seed_value)
     city = Unit(
         code=CITY[0], name=CITY[1], name_en=CITY[2], level=UnitLevel.CITY, path=f"/{CITY[0]}/"
@@ -127,6 +131,7 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
         "units": 1 + sum(1 + len(s) * (1 + GRIDS_PER_STREET) for *_, s in DISTRICTS),
         "enterprises": len(enterprises),
         "users": users,
+        "checklist_templates": templates,
     }
 
 

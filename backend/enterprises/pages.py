@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from backend.audit import Origin
 from backend.auth.guards import signed_in
-from backend.auth.policy import Principal, can_edit_enterprise
+from backend.auth.policy import Principal, can_edit_enterprise, inspection_kind
 from backend.enterprises import services
 from backend.enterprises.fields import parse_enterprise
 from backend.errors import AppError
@@ -105,6 +105,7 @@ class EnterprisePages(Controller):
             "grid": grid,
             "points": services.key_points(db, principal, enterprise_id),
             "can_edit": can_edit_enterprise(principal, enterprise_id, grid.path),
+            "inspection_kind": inspection_kind(principal, enterprise_id, grid.path),
         }
         return page(request, "enterprises/detail.html", context)
 

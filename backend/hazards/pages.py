@@ -104,11 +104,18 @@ class HazardPages(Controller):
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
         enterprise_id: Annotated[str, QueryParameter(max_length=12)] = "",
+        category: Annotated[str, QueryParameter(max_length=32)] = "",
+        severity: Annotated[str, QueryParameter(max_length=16)] = "",
+        description: Annotated[str, QueryParameter(max_length=2000)] = "",
     ) -> Response[Any]:
+        """Pre-filled from a link (a failed checklist item); unknown values are simply dropped,
+        and the report itself goes through the same rules as any other when it is sent."""
         form = {
             "id": str(uuid.uuid4()),
-            "enterprise_id": enterprise_id,
-            "severity": Severity.GENERAL.value,
+            "enterprise_id": enterprise_id if enterprise_id.isdigit() else "",
+            "severity": severity if severity in set(Severity) else Severity.GENERAL.value,
+            "category": category if category in set(HazardCategory) else "",
+            "description": description,
         }
         return page(request, "hazards/new.html", form_context(db, principal, form, {}))
 

@@ -14,6 +14,15 @@ from backend.models.hazards import (
     Photo,
     Severity,
 )
+from backend.models.inspections import (
+    ChecklistItem,
+    ChecklistTemplate,
+    Inspection,
+    InspectionKind,
+    InspectionPhoto,
+    InspectionResult,
+    ItemResult,
+)
 from backend.models.sync import Change, SyncClient, SyncMutation
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
@@ -22,6 +31,8 @@ __all__ = [
     "LEVEL_ORDER",
     "Change",
     "CheckIn",
+    "ChecklistItem",
+    "ChecklistTemplate",
     "CodeKind",
     "Enterprise",
     "Event",
@@ -30,6 +41,11 @@ __all__ = [
     "HazardPhoto",
     "HazardState",
     "Industry",
+    "Inspection",
+    "InspectionKind",
+    "InspectionPhoto",
+    "InspectionResult",
+    "ItemResult",
     "KeyPoint",
     "Photo",
     "QrCode",

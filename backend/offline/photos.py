@@ -22,7 +22,7 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.models import Hazard, HazardPhoto, Photo, utcnow
+from backend.models import Hazard, HazardPhoto, Inspection, InspectionPhoto, Photo, utcnow
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # refuse decompression bombs well before they eat the memory
@@ -108,11 +108,19 @@ def may_see_photo(session: Session, principal: Principal, sha256: str, uploaded_
         .join(Hazard, Hazard.id == HazardPhoto.hazard_id)
         .where(HazardPhoto.sha256 == sha256)
     )
+    # Photos of a checklist item are seen by whoever may see the inspection.
+    inspected = (
+        select(InspectionPhoto.inspection_id)
+        .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+        .where(InspectionPhoto.sha256 == sha256)
+    )
     if principal.is_enterprise:
         linked = linked.where(Hazard.enterprise_id == principal.enterprise_id)
+        inspected = inspected.where(Inspection.enterprise_id == principal.enterprise_id)
     else:
         linked = linked.where(Hazard.unit_path.startswith(principal.unit_path))
-    return bool(session.execute(select(exists(linked))).scalar())
+        inspected = inspected.where(Inspection.unit_path.startswith(principal.unit_path))
+    return bool(session.execute(select(exists(linked) | exists(inspected))).scalar())
 
 
 class PhotoApi(Controller):

@@ -1,0 +1,310 @@
+"""Checklist versions, recording an inspection in one transaction, and the history lists."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from backend.audit import Origin, record
+from backend.auth.policy import Principal, inspection_kind, sees_enterprise
+from backend.enterprises.services import get_enterprise
+from backend.errors import AppError
+from backend.models import (
+    CheckIn,
+    ChecklistItem,
+    ChecklistTemplate,
+    Enterprise,
+    HazardCategory,
+    Inspection,
+    InspectionPhoto,
+    InspectionResult,
+    ItemResult,
+    Severity,
+    Unit,
+    User,
+    utcnow,
+)
+from backend.offline.photos import store_photo
+
+MAX_NOTE = 1000
+MAX_PHOTOS_PER_ITEM = 3
+
+
+@dataclass(frozen=True)
+class Checklist:
+    template: ChecklistTemplate
+    items: Sequence[ChecklistItem]
+
+
+def publish_template(
+    session: Session,
+    industry: str,
+    title_zh: str,
+    title_en: str,
+    items: Sequence[tuple[str, str, str, str, str]],
+) -> ChecklistTemplate:
+    """A new version of an industry's checklist supersedes the current one; old versions stay
+    untouched, so past inspections keep the items they were run on."""
+    for _, _, _, category, severity in items:
+        if category not in set(HazardCategory) or severity not in set(Severity):
+            raise ValueError(f"bad category or severity in checklist for {industry}")
+    latest = session.execute(
+        select(func.max(ChecklistTemplate.version)).where(ChecklistTemplate.industry == industry)
+    ).scalar_one()
+    session.execute(
+        update(ChecklistTemplate).where(ChecklistTemplate.industry == industry).values(active=False)
+    )
+    template = ChecklistTemplate(
+        industry=industry,
+        version=(latest or 0) + 1,
+        title_zh=title_zh,
+        title_en=title_en,
+        active=True,
+    )
+    session.add(template)
+    session.flush()
+    for position, (code, text_zh, text_en, category, severity) in enumerate(items, start=1):
+        session.add(
+            ChecklistItem(
+                template_id=template.id,
+                position=position,
+                code=code,
+                text_zh=text_zh,
+                text_en=text_en,
+                category=category,
+                severity=severity,
+            )
+        )
+    session.flush()
+    return template
+
+
+def items_of(session: Session, template_id: int) -> Sequence[ChecklistItem]:
+    stmt = select(ChecklistItem).where(ChecklistItem.template_id == template_id)
+    return session.execute(stmt.order_by(ChecklistItem.position)).scalars().all()
+
+
+def current_checklist(session: Session, industry: str) -> Checklist:
+    template = (
+        session.execute(
+            select(ChecklistTemplate)
+            .where(ChecklistTemplate.industry == industry, ChecklistTemplate.active.is_(True))
+            .order_by(ChecklistTemplate.version.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if template is None:
+        raise AppError("not_found")
+    return Checklist(template, items_of(session, template.id))
+
+
+def open_checklist(
+    session: Session, principal: Principal, enterprise_id: int
+) -> tuple[Enterprise, Unit, str, Checklist]:
+    """The enterprise (404 outside the scope), the kind of inspection this person runs there
+    (403 if none), and the current checklist for its industry."""
+    enterprise, grid = get_enterprise(session, principal, enterprise_id)
+    kind = inspection_kind(principal, enterprise_id, grid.path)
+    if kind is None:
+        raise AppError("forbidden")
+    return enterprise, grid, kind, current_checklist(session, enterprise.industry)
+
+
+def parse_results(
+    form: Mapping[str, str], items: Sequence[ChecklistItem]
+) -> dict[int, tuple[str, str]]:
+    """Every item answered pass / fail / na, with an optional note; nothing else in the form."""
+    errors: dict[str, str] = {}
+    known = {str(item.id) for item in items}
+    for key in form:
+        prefix, _, item_id = key.partition("_")
+        if prefix in {"result", "note"} and item_id not in known:
+            errors[key] = "invalid"
+    results: dict[int, tuple[str, str]] = {}
+    choices = {result.value for result in ItemResult}
+    for item in items:
+        result = form.get(f"result_{item.id}", "")
+        note = form.get(f"note_{item.id}", "").strip()
+        if result not in choices:
+            errors[f"result_{item.id}"] = "required"
+        elif len(note) > MAX_NOTE:
+            errors[f"note_{item.id}"] = "too_long"
+        else:
+            results[item.id or 0] = (result, note)
+    if errors:
+        raise AppError("validation_failed", fields=errors)
+    return results
+
+
+def _check_in_of(
+    session: Session, principal: Principal, enterprise_id: int, check_in_id: str
+) -> str | None:
+    if not check_in_id:
+        return None
+    row = session.get(CheckIn, check_in_id)
+    if row is None or row.user_id != principal.id or row.enterprise_id != enterprise_id:
+        raise AppError("validation_failed", fields={"check_in_id": "invalid"})
+    return row.id
+
+
+def _started_at(value: str, now: datetime) -> datetime:
+    """When the form was opened, as the server stamped it; anything odd falls back to now."""
+    try:
+        started = datetime.fromisoformat(value)
+    except ValueError:
+        return now
+    if started.tzinfo is None or started > now or (now - started).days > 1:
+        return now
+    return started
+
+
+def record_inspection(
+    session: Session,
+    principal: Principal,
+    enterprise_id: int,
+    form: Mapping[str, str],
+    origin: Origin,
+    photos: Mapping[int, Sequence[bytes]] | None = None,
+) -> Inspection:
+    """All results, photos, the inspection and its event in one transaction; a refusal changes
+    nothing. `photos` maps item ids to the uploaded images for that item."""
+    _, grid, kind, checklist = open_checklist(session, principal, enterprise_id)
+    if form.get("template_id", "") != str(checklist.template.id):
+        # The checklist changed while the form was open: answers to old items are not recorded
+        # against the new version.
+        raise AppError("validation_failed", fields={"template_id": "invalid"})
+    results = parse_results(
+        {k: v for k, v in form.items() if k.startswith(("result_", "note_"))}, checklist.items
+    )
+    now = utcnow()
+    inspection = Inspection(
+        id=str(uuid.uuid4()),
+        enterprise_id=enterprise_id,
+        inspector_id=principal.id,
+        template_id=checklist.template.id or 0,
+        template_version=checklist.template.version,
+        kind=kind,
+        unit_path=grid.path,
+        check_in_id=_check_in_of(session, principal, enterprise_id, form.get("check_in_id", "")),
+        started_at=_started_at(form.get("started_at", ""), now),
+        finished_at=now,
+    )
+    session.add(inspection)
+    session.flush()
+    session.add_all(
+        InspectionResult(inspection_id=inspection.id, item_id=item_id, result=result, note=note)
+        for item_id, (result, note) in results.items()
+    )
+    known = {item.id for item in checklist.items}
+    for item_id, images in (photos or {}).items():
+        if item_id not in known or len(images) > MAX_PHOTOS_PER_ITEM:
+            raise AppError("validation_failed", fields={f"photo_{item_id}": "invalid"})
+        for raw in images:
+            sha256 = hashlib.sha256(raw).hexdigest()
+            store_photo(session, principal, sha256, raw, commit=False)
+            session.merge(
+                InspectionPhoto(inspection_id=inspection.id, item_id=item_id, sha256=sha256)
+            )
+    failed = sum(1 for result, _ in results.values() if result == ItemResult.FAIL)
+    record(
+        session,
+        origin,
+        "inspection.recorded",
+        "inspection",
+        inspection.id,
+        grid.path,
+        enterprise_id=enterprise_id,
+        kind=kind,
+        template_version=checklist.template.version,
+        failed=failed,
+    )
+    session.commit()
+    return inspection
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    item: ChecklistItem
+    result: str
+    note: str
+    photos: Sequence[str] = ()
+
+
+def get_inspection(
+    session: Session, principal: Principal, inspection_id: str
+) -> tuple[Inspection, Enterprise, Sequence[ResultRow]]:
+    inspection = session.get(Inspection, inspection_id)
+    if inspection is None or not sees_enterprise(
+        principal, inspection.enterprise_id, inspection.unit_path
+    ):
+        raise AppError("not_found")
+    enterprise = session.get(Enterprise, inspection.enterprise_id)
+    if enterprise is None:
+        raise AppError("not_found")
+    rows = session.execute(
+        select(ChecklistItem, InspectionResult.result, InspectionResult.note)
+        .join(InspectionResult, InspectionResult.item_id == ChecklistItem.id)
+        .where(InspectionResult.inspection_id == inspection_id)
+        .order_by(ChecklistItem.position)
+    ).all()
+    photos: dict[int, list[str]] = {}
+    for item_id, sha256 in session.execute(
+        select(InspectionPhoto.item_id, InspectionPhoto.sha256)
+        .where(InspectionPhoto.inspection_id == inspection_id)
+        .order_by(InspectionPhoto.sha256)
+    ).all():
+        photos.setdefault(item_id, []).append(sha256)
+    return (
+        inspection,
+        enterprise,
+        [
+            ResultRow(item, result, note, photos.get(item.id or 0, []))
+            for item, result, note in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    inspection: Inspection
+    enterprise_name: str
+    inspector_name: str
+    failed: int
+
+
+def _history(session: Session, *conditions: object, limit: int = 100) -> list[HistoryRow]:
+    failed = (
+        select(func.count())
+        .where(
+            InspectionResult.inspection_id == Inspection.id,
+            InspectionResult.result == ItemResult.FAIL.value,
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Inspection, Enterprise.name, User.display_name, failed)
+        .join(Enterprise, Enterprise.id == Inspection.enterprise_id)
+        .join(User, User.id == Inspection.inspector_id)
+        .where(*conditions)
+        .order_by(Inspection.finished_at.desc())
+        .limit(limit)
+    )
+    return [HistoryRow(*row) for row in session.execute(stmt).all()]
+
+
+def enterprise_history(
+    session: Session, principal: Principal, enterprise_id: int
+) -> tuple[Enterprise, list[HistoryRow]]:
+    enterprise, _ = get_enterprise(session, principal, enterprise_id)
+    return enterprise, _history(session, Inspection.enterprise_id == enterprise_id)
+
+
+def my_history(session: Session, principal: Principal) -> list[HistoryRow]:
+    return _history(session, Inspection.inspector_id == principal.id)
