@@ -7,7 +7,7 @@ VENDOR := pwa/static/vendor/htmx.min.js
 SCANNER := pwa/static/vendor/jsQR.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench clean
+.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
