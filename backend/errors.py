@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.datastructures import UploadFile
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -18,6 +19,8 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Redirect, Template
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
 from backend.web import is_api, translator_of, wants_fragment
 
@@ -105,7 +108,21 @@ def _classify(exc: Exception) -> tuple[str, int, dict[str, Any], list[dict[str, 
     return "internal_error", 500, {}, []
 
 
+def _close_uploads(request: Request[Any, Any, Any]) -> None:
+    """Litestar closes parsed uploads only after a handler ran; when a guard or the CSRF check
+    refuses an upload form, the files the CSRF middleware parsed would stay open until garbage
+    collection."""
+    form = ScopeState.from_scope(request.scope).form
+    if form is Empty:
+        return
+    for value in form.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UploadFile):
+                item.file.close()
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _close_uploads(request)
     code, status, params, fields = _classify(exc)
     if status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

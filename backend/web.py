@@ -39,7 +39,13 @@ def locale_of(request: Request[Any, Any, Any]) -> str:
 
 
 def translator_of(request: Request[Any, Any, Any]) -> Translator:
-    return Translator(locale_of(request))
+    # Kept for the request: a page calls this once per translated string.
+    state = request.scope.setdefault("state", {})
+    translator = state.get("translator")
+    if translator is None:
+        translator = state["translator"] = Translator(locale_of(request))
+    assert isinstance(translator, Translator)
+    return translator
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

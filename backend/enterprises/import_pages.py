@@ -11,14 +11,12 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import MultipartBody
 from litestar.response import File
-from litestar.types import Empty
-from litestar.utils.scope.state import ScopeState
 from sqlmodel import Session
 
 from backend.audit import Origin
 from backend.auth.guards import administrator
 from backend.enterprises.importing import MAX_BYTES, OPTIONAL, REQUIRED, import_file
-from backend.errors import AppError, handle_exception
+from backend.errors import AppError
 from backend.web import page
 
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "enterprises-sample.csv"
@@ -44,23 +42,10 @@ def _context(**extra: Any) -> dict[str, Any]:
     }
 
 
-def _close_uploads_then_handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Litestar closes parsed uploads only after a handler ran; when the guard or the CSRF check
-    refuses, the files the CSRF middleware parsed would stay open until garbage collection."""
-    form = ScopeState.from_scope(request.scope).form
-    if form is not Empty:
-        for value in form.values():
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, UploadFile):
-                    item.file.close()
-    return handle_exception(request, exc)
-
-
 class ImportPages(Controller):
     path = "/admin/import"
     include_in_schema = False
     guards = [administrator]  # noqa: RUF012
-    exception_handlers = {Exception: _close_uploads_then_handle}  # noqa: RUF012
 
     @get("/", sync_to_thread=False)
     def form(self, request: Request[Any, Any, Any]) -> Response[Any]:
