@@ -32,11 +32,6 @@ class HandlerContext(Protocol):
     @property
     def now(self) -> datetime: ...
 
-    def remember(self, key: str, value: Any) -> None:
-        """Keep something for later mutations of the same batch (e.g. an id just created)."""
-
-    def recall(self, key: str) -> Any: ...
-
 
 @dataclass
 class Plan:

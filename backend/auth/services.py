@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
@@ -21,10 +22,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _recent_failures(session: Session, since: datetime, **match: str) -> int:
-    column, value = next(iter(match.items()))
+def _recent_failures(session: Session, since: datetime, column: Any, value: str) -> int:
     stmt = select(func.count()).where(
-        getattr(SignInAttempt, column) == value,
+        column == value,
         SignInAttempt.succeeded.is_(False),
         SignInAttempt.at >= since,
     )
@@ -39,8 +39,8 @@ def sign_in(
     username = username.strip().lower()
     since = now - timedelta(minutes=settings.sign_in_window_minutes)
     if not sign_in_allowed(
-        _recent_failures(session, since, username=username),
-        _recent_failures(session, since, ip=origin.ip),
+        _recent_failures(session, since, SignInAttempt.username, username),
+        _recent_failures(session, since, SignInAttempt.ip, origin.ip),
         settings.sign_in_max_failures,
     ):
         raise AppError("rate_limited", {"minutes": settings.sign_in_window_minutes})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ registry = MutationRegistry()
 
 @dataclass
 class BackendContext:
-    """What handlers get: the signed-in principal, set-based lookups, and the batch's memory."""
+    """What handlers get: the signed-in principal and lookups prefetched set-based for the batch."""
 
     client_id: str
     now: datetime
@@ -26,14 +26,7 @@ class BackendContext:
     lookups: Lookups
     device: str = ""
     batch: Sequence[Mutation] = ()
-    memory: dict[str, Any] = field(default_factory=dict)
     _prefetched: bool = False
-
-    def remember(self, key: str, value: Any) -> None:
-        self.memory[key] = value
-
-    def recall(self, key: str) -> Any:
-        return self.memory.get(key)
 
     def prefetch(self) -> None:
         """One query for every enterprise and hazard id the batch names, instead of one per mutation.

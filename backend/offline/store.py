@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -204,7 +204,3 @@ class SqlChangeSource:
             for h in hazards
         ]
         return out
-
-
-def count_changes(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(Change)).scalar_one())
