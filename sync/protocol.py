@@ -29,10 +29,12 @@ class Mutation:
 
     def digest(self) -> str:
         """Fingerprint of the request, to tell an identical replay from a reused id."""
-        canonical = json.dumps(
-            [self.name, self.args], sort_keys=True, separators=(",", ":"), default=str
-        )
+        canonical = _CANONICAL.encode([self.name, self.args])
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Stored digests are compared with replays for ever: this encoding must never change.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ class Change:
     entity: str
     id: str
     op: str  # "upsert" or "remove"
-    data: dict[str, Any]
+    # The entity's JSON: a dict, or its JSON text where the store keeps it encoded (the change
+    # log does), to be passed on as it is instead of parsed and encoded again.
+    data: dict[str, Any] | str
 
 
 @dataclass(frozen=True)

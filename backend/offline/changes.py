@@ -6,12 +6,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, Text, cast, func, insert, literal
+from sqlalchemy import BigInteger, Connection, Table, Text, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
 import backend.models  # noqa: F401  (registers the tables)
 from backend.models import utcnow
+from backend.offline import bulk
 from sync import Write
 
 # Tables a mutation handler may write to, by the name it uses in a Write, in insert order.
@@ -63,10 +64,14 @@ def event(
     )
 
 
+# The writing transaction's id on PostgreSQL (xid8, cast through text).
+TXID: ColumnElement[int] = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+
+
 def txid_expression(session: Session) -> ColumnElement[Any]:
     """The writing transaction's id on PostgreSQL (xid8, cast through text); 0 where writes are serial."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+        return TXID
     return literal(0)
 
 
@@ -78,11 +83,33 @@ def store(session: Session, writes: Iterable[Write]) -> None:
     unknown = set(by_table) - set(TABLES)
     if unknown:
         raise ValueError(f"writes to unknown tables: {sorted(unknown)}")
+    connection = session.connection()
     for name, table in TABLES.items():
         rows = by_table.get(name)
         if not rows:
             continue
-        statement = insert(table)
         if name == "change":
-            statement = statement.values(txid=txid_expression(session))
-        session.execute(statement, rows)
+            txid = current_txid(connection)
+            rows = [{**row, "txid": txid} for row in rows]
+        bulk.insert_rows(connection, table, rows)
+
+
+def current_txid(connection: Connection) -> int:
+    """The value `txid_expression` gives, read once per transaction (0 where writes are serial)."""
+    if connection.dialect.name != "postgresql":
+        return 0
+    known = connection.info.get(_TXID_KEY)
+    if known is not None and known[0] is connection.get_transaction():
+        return int(known[1])
+    return remember_txid(connection, connection.exec_driver_sql(_PG_TXID).scalar_one())
+
+
+def remember_txid(connection: Connection, txid: int) -> int:
+    """Note the transaction's id, read by a statement that ran anyway, to save a round trip."""
+    # Keyed by the transaction object itself: a later transaction on this connection is another.
+    connection.info[_TXID_KEY] = (connection.get_transaction(), txid)
+    return int(txid)
+
+
+_PG_TXID = "SELECT pg_current_xact_id()::text::bigint"
+_TXID_KEY = "gridsafe.txid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, tuple_, update
+from sqlalchemy import Table, Text, bindparam, cast, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -23,12 +23,65 @@ from backend.models import (
     Unit,
     utcnow,
 )
-from backend.offline import changes
+from backend.models.base import UTCDateTime
+from backend.offline import bulk, changes
 from backend.offline.entities import enterprise_data, hazard_data, key_point_data
 from sync import Change as SyncChange
 from sync import ClientState, Write
 from sync.protocol import Processed, Status
 from sync.pull import LoggedChange
+
+SYNC_CLIENT: Table = SyncClient.__table__  # type: ignore[attr-defined]
+SYNC_MUTATION: Table = SyncMutation.__table__  # type: ignore[attr-defined]
+
+# The push's own statements, built once: building and hashing a statement costs more than
+# running it for a small batch.
+_lock_statements: dict[str, Any] = {}
+
+
+def _lock_statement(dialect: str) -> Any:
+    statement = _lock_statements.get(dialect)
+    if statement is None:
+        insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert_for(SYNC_CLIENT)
+            .values(
+                client_id=bindparam("new_client"),
+                user_id=bindparam("new_user"),
+                last_mutation_id=0,
+                created_at=bindparam("new_at", type_=UTCDateTime()),
+            )
+            .on_conflict_do_update(
+                index_elements=["client_id"], set_={"last_push_at": SYNC_CLIENT.c.last_push_at}
+            )
+            .returning(
+                SYNC_CLIENT.c.user_id,
+                SYNC_CLIENT.c.last_mutation_id,
+                # The upsert gave the transaction its id: the change log rows need it.
+                changes.TXID.label("txid") if dialect == "postgresql" else literal(0),
+            )
+        )
+        _lock_statements[dialect] = statement
+    return statement
+
+
+_PROCESSED = select(
+    SYNC_MUTATION.c.mutation_id,
+    SYNC_MUTATION.c.status,
+    SYNC_MUTATION.c.digest,
+    SYNC_MUTATION.c.code,
+).where(
+    SYNC_MUTATION.c.client_id == bindparam("of_client"),
+    SYNC_MUTATION.c.mutation_id.in_(bindparam("ids", expanding=True)),
+)
+_ADVANCE = (
+    update(SYNC_CLIENT)
+    .where(SYNC_CLIENT.c.client_id == bindparam("of_client"))
+    .values(
+        last_mutation_id=bindparam("new_last"),
+        last_push_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
 
 
 class ClientBelongsToAnother(Exception):
@@ -47,35 +100,23 @@ class SqlSyncStore:
         # takes SQLite's write lock before reading anything (WAL would refuse a second writer
         # late otherwise); on PostgreSQL, ON CONFLICT DO UPDATE locks the row like SELECT … FOR
         # UPDATE and returns its latest committed version. The update itself changes nothing.
-        dialect = self.session.get_bind().dialect.name
-        insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert_for(SyncClient).values(
-            client_id=client_id,
-            user_id=self.principal.id,
-            last_mutation_id=0,
-            created_at=utcnow(),
-        )
-        found = self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["client_id"],
-                set_={"last_push_at": SyncClient.__table__.c.last_push_at},
-            ).returning(SyncClient.user_id, SyncClient.last_mutation_id)
+        connection = self.session.connection()
+        found = connection.execute(
+            _lock_statement(connection.dialect.name),
+            {"new_client": client_id, "new_user": self.principal.id, "new_at": utcnow()},
         ).one()
         if found.user_id != self.principal.id:
             raise ClientBelongsToAnother(client_id)
+        if connection.dialect.name == "postgresql":
+            changes.remember_txid(connection, found.txid)
         return ClientState(client_id, found.user_id, found.last_mutation_id)
 
     def processed(self, client_id: str, ids: Sequence[int]) -> dict[int, Processed]:
         if not ids:
             return {}
-        rows = self.session.execute(
-            select(
-                SyncMutation.mutation_id,
-                SyncMutation.status,
-                SyncMutation.digest,
-                SyncMutation.code,
-            ).where(SyncMutation.client_id == client_id, SyncMutation.mutation_id.in_(list(ids)))
-        ).all()
+        rows = self.session.connection().execute(
+            _PROCESSED, {"of_client": client_id, "ids": list(ids)}
+        )
         return {
             row.mutation_id: Processed(row.mutation_id, Status(row.status), row.digest, row.code)
             for row in rows
@@ -91,8 +132,9 @@ class SqlSyncStore:
         changes.store(self.session, writes)
         if processed:
             now = utcnow()
-            self.session.execute(
-                insert(SyncMutation),
+            bulk.insert_rows(
+                self.session.connection(),
+                SYNC_MUTATION,
                 [
                     {
                         "client_id": client.client_id,
@@ -107,10 +149,8 @@ class SqlSyncStore:
                     for item in processed
                 ],
             )
-        self.session.execute(
-            update(SyncClient)
-            .where(SyncClient.client_id == client.client_id)
-            .values(last_mutation_id=last_mutation_id, last_push_at=utcnow())
+        self.session.connection().execute(
+            _ADVANCE, {"of_client": client.client_id, "new_last": last_mutation_id, "now": utcnow()}
         )
 
 
@@ -145,7 +185,15 @@ class SqlChangeSource:
         self, txid: int, change_id: int, horizon: int | None, limit: int
     ) -> Sequence[LoggedChange]:
         stmt = (
-            select(Change.txid, Change.id, Change.entity, Change.entity_id, Change.op, Change.data)
+            select(
+                Change.txid,
+                Change.id,
+                Change.entity,
+                Change.entity_id,
+                Change.op,
+                # The stored JSON text, handed on to the response as it is.
+                cast(Change.data, Text).label("data"),
+            )
             .where(
                 tuple_(Change.txid, Change.id)
                 > tuple_(bindparam("t", txid), bindparam("i", change_id))
