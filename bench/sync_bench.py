@@ -176,16 +176,25 @@ def run_parallel(tasks: Sequence[Callable[[float], tuple[int, int]]], seconds: f
 
 
 class Workload:
-    """Hazard reports as phones send them: fresh UUIDs, real enterprises of the inspector."""
+    """Hazard reports as phones send them: fresh UUIDv7 ids (as pwa/static/js/outbox.js makes
+    them: time-ordered, so a B-tree takes them at its right edge), real enterprises of the
+    inspector."""
 
     def __init__(self, enterprise_ids: Sequence[int], seed: int) -> None:
         self.enterprise_ids = list(enterprise_ids)
         self.rng = random.Random(seed)
 
+    def uuid7(self) -> str:
+        """RFC 9562 version 7: 48-bit Unix time in ms, version, 74 random bits, variant."""
+        rng = self.rng
+        value = (time.time_ns() // 1_000_000) << 80 | rng.getrandbits(12) << 64
+        value |= 0x7 << 76 | 0b10 << 62 | rng.getrandbits(62)
+        return str(uuid.UUID(int=value))
+
     def report_args(self) -> dict[str, Any]:
         rng = self.rng
         return {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "id": self.uuid7(),
             "severity": rng.choice(SEVERITIES),
             "category": rng.choice(CATEGORIES),
             "description": rng.choice(DESCRIPTIONS),
