@@ -137,7 +137,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "errors": [{**item, "message": t(f"fields.{item['code']}")} for item in fields],
         }
         return Response(body, status_code=status, media_type="application/problem+json")
-    signin = f"/signin?next={quote(request.url.path)}"
+    # The whole target, query included (a filtered list, a pre-filled form): after signing in the
+    # person lands where they were going, not on the bare path.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    signin = f"/signin?next={quote(target, safe='/')}"
     if code == "not_signed_in" and not wants_fragment(request):
         return Redirect(signin, status_code=303)
     headers = {"Vary": "HX-Request"}

@@ -96,7 +96,8 @@ def test_api_without_sign_in_is_401_json(client: TestClient[Any]) -> None:
 def test_pages_without_sign_in_redirect_to_sign_in(client: TestClient[Any]) -> None:
     response = client.get("/enterprises?q=x", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/signin?next=/enterprises"
+    # The query goes along (encoded), so signing in returns to the filtered list.
+    assert response.headers["location"] == "/signin?next=/enterprises%3Fq%3Dx"
 
 
 def test_security_headers(client: TestClient[Any]) -> None:
