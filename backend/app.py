@@ -23,6 +23,7 @@ from backend.admin.pages import AdminPages
 from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
 from backend.codes.pages import ROUTES as CODE_ROUTES
+from backend.codes.scanned import SETTINGS_KEY as SCANNED_SETTINGS_KEY
 from backend.db import make_engine, make_session_factory
 from backend.deps import provide_db, provide_origin, provide_principal
 from backend.enterprises.controllers import EnterpriseApi, MeApi
@@ -35,6 +36,7 @@ from backend.i18n import LOCALES
 from backend.inspections.pages import InspectionPages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
+from backend.public_reports.pages import ROUTES as PUBLIC_REPORT_ROUTES
 from backend.settings import Settings
 from backend.web import locale_of, translator_of
 
@@ -99,6 +101,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def after_request(response: Response[Any]) -> Response[Any]:
         return _security_headers(response)
 
+    session_factory = make_session_factory(engine)
+    # Sync mutation handlers have a session and no request: a scanned code's check-in finds the
+    # QR keys through it (backend/codes/scanned.py).
+    session_factory.configure(info={SCANNED_SETTINGS_KEY: settings})
+
     return Litestar(
         route_handlers=[
             AuthPages,
@@ -114,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SyncApi,
             PhotoApi,
             *CODE_ROUTES,
+            *PUBLIC_REPORT_ROUTES,
             pwa.PwaRoutes,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], send_as_attachment=False
@@ -140,7 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "session_factory": make_session_factory(engine),
+                "session_factory": session_factory,
                 "jinja_env": environment,
             }
         ),

@@ -34,7 +34,7 @@ PRECACHE = (
 )
 # Pages a signed-in person must be able to open with no network; the worker keeps a copy of
 # each as soon as someone is signed in (they hold the user's data, so never at install).
-OFFLINE_PAGES = ("/hazards/new", "/outbox")
+OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan")
 
 
 def asset_version(static_dir: Path) -> str:

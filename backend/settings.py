@@ -69,10 +69,17 @@ class Settings(BaseSettings):
     sign_in_window_minutes: int = Field(
         15, ge=1, description="Window for counting failed sign-ins."
     )
+    public_report_max_per_address: int = Field(
+        5,
+        ge=1,
+        description="Public reports (from a scanned poster) accepted per address per window.",
+    )
+    public_report_window_minutes: int = Field(
+        60, ge=1, description="Window for counting public reports per address."
+    )
     run_worker: bool = Field(
         True, description="Whether `gridsafe run` also starts a Celery worker with beat."
     )
-
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:
         if self.public_url and not self.public_url.startswith(("https://", "http://")):

@@ -400,6 +400,18 @@ def test_the_public_card_shows_exactly_the_public_fields(
     assert [value for value in private if value and value in response.text] == []
     assert response.headers["cache-control"] == "private, no-cache"
 
+    # "Report a problem" opens the public report form (no account), which shows the same card
+    # and nothing more, not even once someone has reported (the report is for officers only).
+    path = path_for(settings, CodeKind.ENTERPRISE, enterprise.id or 0)
+    assert [t["href"] for t in card.tags if t.get("data-field") == "report"] == [f"{path}/report"]
+    report = {"category": "gas", "description": "闻到燃气味", "contact_phone": "13912345678"}
+    sent = post_form(stranger, f"{path}/report", report)
+    assert sent.status_code == 303
+    for page in (stranger.get(path), stranger.get(f"{path}/report")):
+        assert set(Tags(page.text).fields) == PUBLIC_FIELDS
+        leaked = [*private, report["description"], report["contact_phone"]]
+        assert [value for value in leaked if value and value in page.text] == []
+
     point = points_of(db, enterprise.id or 0)[0]
     point_card = Tags(stranger.get(path_for(settings, CodeKind.POINT, point.id or 0)).text)
     assert set(point_card.fields) == PUBLIC_FIELDS | {"point_name", "point_kind"}
@@ -683,3 +695,132 @@ def test_the_manage_page_shows_the_current_code_and_the_points(
     actions = {t["action"] for t in tags.tags if t["tag"] == "form" and "action" in t}
     assert f"/codes/enterprises/{enterprise.id}/rotate" in actions
     assert f"/codes/enterprises/{enterprise.id}/revoke" in actions
+
+
+# --- Scanned offline: the check-in carries the code, and the server judges it on arrival ------
+
+
+def scanned_check_in(
+    mutation_id: int, code: object, enterprise_id: int | None = None, **position: float
+) -> dict[str, Any]:
+    args: dict[str, Any] = {"id": str(uuid.uuid4()), "code": code, **position}
+    if enterprise_id is not None:
+        args["enterprise_id"] = enterprise_id
+    at = utcnow().isoformat()
+    return {"id": mutation_id, "name": "inspection.check_in", "args": args, "at": at}
+
+
+def push_outcomes(client: TestClient[Litestar], *mutations: dict[str, Any]) -> list[Any]:
+    response = client.post(
+        "/api/v1/sync/push",
+        json={"client_id": str(uuid.uuid4()), "mutations": list(mutations)},
+        headers={"x-csrftoken": client.cookies.get("gs_csrf") or ""},
+    )
+    assert response.status_code == 200, response.text
+    return [(r["status"], r["code"], r["message"]) for r in response.json()["results"]]
+
+
+def test_a_check_in_scanned_offline_is_recorded_once_the_server_accepts_its_code(
+    clients: Clients, db: Session, settings: Settings
+) -> None:
+    inspector = clients("inspector")
+    enterprise = enterprise_in(db, HONGWEILU_GRID)
+    eid = enterprise.id or 0
+    assert enterprise.latitude is not None
+    assert enterprise.longitude is not None
+    point = points_of(db, eid)[0]
+    near = {"latitude": enterprise.latitude + 0.001, "longitude": enterprise.longitude}
+    far = {"latitude": enterprise.latitude + 0.009, "longitude": enterprise.longitude}
+    outcomes = push_outcomes(
+        inspector,
+        scanned_check_in(1, path_for(settings, CodeKind.ENTERPRISE, eid), eid, **near),
+        # A key point's code checks in at its enterprise; the phone need not name it.
+        scanned_check_in(2, path_for(settings, CodeKind.POINT, point.id or 0), **far),
+    )
+    assert [o[:2] for o in outcomes] == [("applied", ""), ("applied", "")]
+    rows = check_ins(db)
+    assert [(c.enterprise_id, c.far) for c in rows] == [(eid, False), (eid, True)]
+    assert rows[0].distance_m is not None
+    assert 100 < rows[0].distance_m < 120
+    history = db.execute(
+        select(Event.data)
+        .where(Event.action == "inspection.checked_in", Event.entity_id == str(eid))
+        .order_by(Event.id)
+    ).scalars()
+    assert [(d["code"], d["key_point_id"]) for d in history] == [
+        ("enterprise", None),
+        ("point", point.id),
+    ]
+
+
+def test_a_scanned_check_in_with_a_bad_code_is_refused_with_its_reason(
+    clients: Clients, db: Session, settings: Settings
+) -> None:
+    inspector = clients("inspector")
+    enterprise = enterprise_in(db, HONGWEILU_GRID)
+    eid = enterprise.id or 0
+    valid = path_for(settings, CodeKind.ENTERPRISE, eid)
+    altered = valid[:-1] + ("A" if valid[-1] != "A" else "B")
+    other_key = code_path(
+        qr.Keyring.from_secrets("another-secret-" * 3), CodeKind.ENTERPRISE, eid, 1
+    )
+    rotated = path_for(settings, CodeKind.ENTERPRISE, eid, 1)
+    db.add(QrCode(kind="enterprise", subject_id=eid, version=2))
+    point = points_of(db, eid)[0]
+    db.add(QrCode(kind="point", subject_id=point.id or 0, version=1, revoked=True))
+    db.commit()
+    outside = enterprise_in(db, DAZHI_GRID)
+    cases = [
+        (altered, eid, "check_in.code_invalid"),
+        (other_key, eid, "check_in.code_invalid"),
+        ("/e/not-base32!", eid, "check_in.code_invalid"),
+        (12345, eid, "check_in.code_invalid"),
+        ("/p/" + valid[3:], eid, "check_in.code_invalid"),  # an enterprise token as a point's
+        (rotated, eid, "check_in.code_rotated"),
+        (path_for(settings, CodeKind.POINT, point.id or 0), None, "check_in.code_revoked"),
+        # Genuine, but for an enterprise in another district: the area rule still holds.
+        (path_for(settings, CodeKind.ENTERPRISE, outside.id or 0), None, "check_in.out_of_scope"),
+        # A genuine code that names another enterprise than the phone said.
+        (path_for(settings, CodeKind.ENTERPRISE, eid, 2), eid + 1, "validation_failed"),
+    ]
+    outcomes = push_outcomes(
+        inspector, *(scanned_check_in(i, code, e) for i, (code, e, _) in enumerate(cases, 1))
+    )
+    assert [o[:2] for o in outcomes] == [("rejected", code) for _, _, code in cases]
+    # Each with its message in the person's language (Chinese by default), never the key.
+    messages = {o[1]: o[2] for o in outcomes}
+    assert messages["check_in.code_rotated"] == "所扫海报已被新二维码替换，请扫描新海报签到。"
+    assert all(m and not m.startswith(("errors.", "check_in.")) for m in messages.values())
+    assert check_ins(db) == []
+    # The current poster still works.
+    current = scanned_check_in(99, path_for(settings, CodeKind.ENTERPRISE, eid, 2))
+    assert [o[:2] for o in push_outcomes(inspector, current)] == [("applied", "")]
+
+
+def test_an_inspector_cannot_check_in_outside_their_area_through_the_outbox_either(
+    clients: Clients, db: Session
+) -> None:
+    outsider = clients("inspector2")
+    enterprise = enterprise_in(db, HONGWEILU_GRID)
+    plain = {
+        "id": 1,
+        "name": "inspection.check_in",
+        "args": {"id": str(uuid.uuid4()), "enterprise_id": enterprise.id},
+        "at": utcnow().isoformat(),
+    }
+    assert [o[:2] for o in push_outcomes(outsider, plain)] == [
+        ("rejected", "check_in.out_of_scope")
+    ]
+    assert check_ins(db) == []
+
+
+def test_the_scanner_opens_offline_and_knows_who_may_check_in(clients: Clients) -> None:
+    from backend.pwa import OFFLINE_PAGES
+
+    assert "/scan" in OFFLINE_PAGES
+    panels = {}
+    for username in ("inspector", "enterprise", "city"):
+        tags = Tags(clients(username).get("/scan").text)
+        [panel] = [t for t in tags.tags if "data-offline-scan" in t]
+        panels[username] = panel["data-can-check-in"]
+    assert panels == {"inspector": "true", "enterprise": "false", "city": "false"}

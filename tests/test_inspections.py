@@ -366,3 +366,54 @@ def test_photos_are_kept_per_item_and_seen_within_scope(clients: Clients, db: Se
     for photo in photos:
         assert inspector.get(f"/api/v1/photos/{photo.sha256}").status_code == 200
         assert clients("inspector2").get(f"/api/v1/photos/{photo.sha256}").status_code == 404
+
+
+def test_signing_in_returns_to_the_whole_address_query_included(
+    settings: Settings, db: Session
+) -> None:
+    """A signed-out person opening a link with a query (a check-in's checklist, a pre-filled
+    report) signs in and lands on that very link, not on its bare path."""
+    enterprise = enterprise_in(db, HONGWEILU_GRID)
+    wanted = f"/enterprises/{enterprise.id}/inspect?check_in=abc&x=%C3%A9"
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        redirect = client.get(wanted, follow_redirects=False)
+        assert redirect.status_code == 303
+        target = urlsplit(redirect.headers["location"])
+        assert target.path == "/signin"
+        [next_] = parse_qs(target.query)["next"]
+        assert next_ == wanted
+        # htmx asking for a fragment is sent the same way.
+        fragment = client.get(wanted, headers={"hx-request": "true"}, follow_redirects=False)
+        assert fragment.headers["hx-redirect"] == redirect.headers["location"]
+        page = client.get(redirect.headers["location"])
+        assert f'name="next" value="{wanted.replace("&", "&amp;")}"' in page.text
+        signed = client.post(
+            "/signin",
+            data={
+                "username": "inspector",
+                "password": "gridsafe-demo",
+                "next": next_,
+                "_csrf_token": csrf_token(client),
+            },
+            follow_redirects=False,
+        )
+        assert (signed.status_code, signed.headers["location"]) == (303, wanted)
+        assert client.get(wanted).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "shown"),
+    [
+        ("inspector", True),
+        ("dispatcher", True),
+        ("district", True),
+        ("enterprise", True),
+        ("city", False),
+        ("admin", False),
+    ],
+)
+def test_the_nav_links_to_the_inspection_history_for_those_who_inspect(
+    clients: Clients, username: str, shown: bool
+) -> None:
+    home = clients(username).get("/")
+    assert ('href="/inspections"' in home.text) is shown

@@ -19,6 +19,7 @@ from backend.auth.guards import signed_in
 from backend.auth.policy import (
     Principal,
     ScanView,
+    can_check_in,
     can_manage_codes,
     scan_view,
     sees_enterprise,
@@ -27,6 +28,7 @@ from backend.codes import services
 from backend.codes.checkin import check_in
 from backend.codes.keys import code_path, keyring_of
 from backend.errors import AppError
+from backend.hazards.services import FAR_CHECK_IN_METRES
 from backend.models import CodeKind
 from backend.web import after_change, page, translator_of
 from sync import Rejected
@@ -76,6 +78,7 @@ def landing(
         "in_scope": viewer is not None
         and sees_enterprise(viewer, enterprise_id, subject.grid.path),
         "manages": viewer is not None and can_manage_codes(viewer, subject.grid.path),
+        "report_path": f"{request.url.path}/report",
     }
     if status is not qr.Status.VALID:
         return _personal(page(request, "codes/replaced.html", context, status_code=410))
@@ -114,9 +117,13 @@ class CheckInPages(Controller):
     guards = [signed_in]  # noqa: RUF012
 
     @get("/scan", sync_to_thread=False)
-    def scanner(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        """The camera in the page; what a code opens is decided by its landing, as for any camera."""
-        return page(request, "codes/scan.html")
+    def scanner(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Response[Any]:
+        """The camera in the page; what a code opens is decided by its landing, as for any camera.
+        Kept on the phone for offline use, where a scanned code becomes a queued check-in."""
+        context = {"can_check_in": can_check_in(principal), "far_metres": FAR_CHECK_IN_METRES}
+        return page(request, "codes/scan.html", context)
 
     @post("/check-ins", sync_to_thread=True)
     def create(

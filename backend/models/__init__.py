@@ -23,6 +23,11 @@ from backend.models.inspections import (
     InspectionResult,
     ItemResult,
 )
+from backend.models.public_reports import (
+    PublicReport,
+    PublicReportCategory,
+    PublicReportState,
+)
 from backend.models.sync import Change, SyncClient, SyncMutation
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
@@ -48,6 +53,9 @@ __all__ = [
     "ItemResult",
     "KeyPoint",
     "Photo",
+    "PublicReport",
+    "PublicReportCategory",
+    "PublicReportState",
     "QrCode",
     "Role",
     "Severity",

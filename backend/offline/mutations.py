@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from backend.auth.policy import Principal
+from backend.codes.scanned import judge_scanned, note_scanned
 from backend.hazards.rules import is_id, is_uuid, optional_float, parse_report
 from backend.hazards.services import Lookups, plan_check_in, plan_report
 from sync import Mutation, MutationRegistry, Rejected
@@ -80,6 +81,13 @@ def check_in(context: Any, mutation: Mutation) -> Plan:
     ctx = _context(context)
     args = mutation.args
     enterprise_id = args.get("enterprise_id")
+    scanned = None
+    if args.get("code") is not None:
+        # Scanned offline: the server judges the code now; it names the enterprise.
+        scanned = judge_scanned(ctx.lookups.session, args["code"])
+        if enterprise_id is not None and enterprise_id != scanned.enterprise_id:
+            raise Rejected("validation_failed", fields={"enterprise_id": "invalid"})
+        enterprise_id = scanned.enterprise_id
     if not is_uuid(args.get("id")) or not is_id(enterprise_id):
         raise Rejected("validation_failed")
     position = []
@@ -103,4 +111,6 @@ def check_in(context: Any, mutation: Mutation) -> Plan:
         ctx.client_id,
         mutation.id,
     )
+    if scanned is not None:
+        note_scanned(writes, scanned)
     return Plan(writes, {"check_in_id": str(args["id"]).lower()})

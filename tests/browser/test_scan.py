@@ -4,6 +4,7 @@ it in the page, and the person lands where the code leads them (一企一码).""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,9 @@ from backend.codes.keys import code_path
 from backend.demo.seed import DEMO_PASSWORD
 from backend.models import CodeKind
 from tests.browser.conftest import CHROMIUM_ARGS, PHONE, SECRET, LiveServer, screenshot
+from tests.browser.test_outbox import outbox_items, wait_for_control
+from tests.browser.test_shell import assert_fits_phone, wait_until_cached
+from tests.browser.test_shell import sign_in as sign_in_here
 from tests.services import CHROMIUM
 
 pytestmark = pytest.mark.browser
@@ -151,3 +155,184 @@ def test_a_code_of_another_kind_of_content_is_not_opened(
     status = page.locator("[data-scan-status]")
     expect(status).to_have_text(re.compile("安全网格"))  # "this is not a GridSafe code"
     assert page.url.endswith("/scan")
+
+
+# --- Offline: the code is read on the phone, the check-in waits in the outbox --------------------
+
+
+def wait_until_pulled(page: Any, enterprise_id: int) -> None:
+    """The sign-in's first sync has put the inspector's enterprises on the phone."""
+    found = page.evaluate(
+        """async (id) => {
+            const deadline = Date.now() + 10000;
+            while (Date.now() < deadline) {
+                const items = await GridSafeOutbox.cached("enterprise");
+                if (items.some((item) => item.id === id)) return true;
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            return false;
+        }""",
+        enterprise_id,
+    )
+    assert found, "the enterprise never reached the phone's cache"
+
+
+def offline_ready_phone(camera_phone: Any, path: str, enterprise_id: int) -> Any:
+    page = camera_phone(path)
+    page.context.grant_permissions(["camera", "geolocation"])
+    sign_in(page, "inspector")
+    wait_for_control(page)
+    wait_until_cached(page, "/scan")
+    wait_until_cached(page, "/outbox")
+    wait_until_pulled(page, enterprise_id)
+    return page
+
+
+def test_offline_an_inspector_scans_checks_in_and_it_reaches_the_server_later(
+    camera_phone: Any, live_server: LiveServer
+) -> None:
+    [(enterprise_id, name, latitude, longitude)] = live_server.query(
+        "SELECT e.id, e.name, e.latitude, e.longitude FROM enterprise e JOIN unit u"
+        " ON u.id = e.grid_id WHERE u.code = '420107001001' ORDER BY e.id LIMIT 1 OFFSET 1"
+    )
+    path = code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1)
+    page = offline_ready_phone(camera_phone, path, enterprise_id)
+    errors = console_errors(page)
+    # Opened once with a signal, the checklist is kept, so the scan offers it offline too.
+    checklist = f"/enterprises/{enterprise_id}/inspect"
+    page.goto(checklist)
+    wait_until_cached(page, checklist)
+    # About 110 m north of the enterprise's registered position: near, not flagged.
+    page.context.set_geolocation(
+        {"latitude": latitude + 0.001, "longitude": longitude, "accuracy": 9}
+    )
+
+    page.context.set_offline(True)
+    page.goto("/scan")
+    panel = page.locator("[data-offline-scan]")
+    expect(panel).to_have_attribute("data-offline-state", "found")
+    expect(panel.locator("[data-offline-name]")).to_have_text(name)
+    expect(page.locator("[data-scan-status]")).to_have_text(re.compile("无网络"))
+    expect(panel.locator("[data-offline-distance]")).to_contain_text("111")
+    expect(panel.locator("[data-offline-position]")).to_contain_text("9")
+    inspect = panel.locator("[data-offline-inspect]")
+    expect(inspect).to_be_visible()
+    expect(inspect.locator("a")).to_have_attribute("href", checklist)
+    screenshot(page, "scan-offline-found")
+    panel.locator("button[type=submit]").click()
+
+    page.wait_for_url(re.compile(r"/outbox"))
+    pending = page.locator("[data-outbox-id][data-state=pending]")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text(name)
+    [item] = outbox_items(page)
+    assert item["name"] == "inspection.check_in"
+    assert (item["args"]["enterprise_id"], item["args"]["code"]) == (enterprise_id, path)
+    assert item["args"]["accuracy_m"] == 9
+    check_in_sql = "SELECT enterprise_id, far, distance_m, accuracy_m FROM check_in WHERE id = ?"
+    assert live_server.query(check_in_sql, item["args"]["id"]) == []
+    screenshot(page, "scan-offline-queued")
+
+    # The network returns: the outbox sends itself, the server judges the code and records it.
+    page.context.set_offline(False)
+    expect(page.locator("[data-outbox-id][data-state=received]")).to_have_count(1, timeout=15_000)
+    [(stored_enterprise, far, distance, accuracy)] = live_server.query(
+        check_in_sql, item["args"]["id"]
+    )
+    assert (stored_enterprise, far, accuracy) == (enterprise_id, 0, 9)
+    assert 100 < distance < 125
+    [(data,)] = live_server.query(
+        "SELECT data FROM event WHERE action = 'inspection.checked_in' AND data LIKE ?",
+        f"%{item['args']['id']}%",
+    )
+    assert json.loads(data)["code"] == "enterprise"
+    assert errors == []
+
+
+def test_offline_a_code_outside_the_synced_data_is_said_so(
+    camera_phone: Any, live_server: LiveServer
+) -> None:
+    inside = first_enterprise(live_server, "420107001001")
+    outside = first_enterprise(live_server, "420102001001")  # another district's grid
+    path = code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, outside, 1)
+    page = offline_ready_phone(camera_phone, path, inside)
+    page.context.set_offline(True)
+    page.goto("/scan")
+    panel = page.locator("[data-offline-scan]")
+    expect(panel).to_have_attribute("data-offline-state", "unknown")
+    expect(panel.locator("[data-offline-problem]")).to_contain_text("本机已同步的数据中没有该企业")
+    expect(panel.locator("[data-offline-form]")).to_be_hidden()
+    expect(panel.locator("[data-offline-inspect]")).to_be_hidden()
+    assert outbox_items(page) == []
+
+
+def test_offline_a_replaced_poster_is_refused_when_the_check_in_arrives(
+    camera_phone: Any, phone: Any, live_server: LiveServer
+) -> None:
+    [(enterprise_id,)] = live_server.query(
+        "SELECT e.id FROM enterprise e JOIN unit u ON u.id = e.grid_id"
+        " WHERE u.code = '420107001001' ORDER BY e.id LIMIT 1 OFFSET 2"
+    )
+    old_poster = code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1)
+    # The street dispatcher replaces the poster; the inspector's phone cannot know.
+    desk = phone.new_page()
+    desk.goto("/signin")
+    sign_in_here(desk, "dispatcher")
+    desk.goto(f"/codes/enterprises/{enterprise_id}")
+    desk.locator(f"form[action='/codes/enterprises/{enterprise_id}/rotate'] button").click()
+    desk.wait_for_load_state()
+    assert live_server.query(
+        "SELECT version FROM qr_code WHERE kind = 'enterprise' AND subject_id = ?", enterprise_id
+    ) == [(2,)]
+
+    page = offline_ready_phone(camera_phone, old_poster, enterprise_id)
+    page.context.set_offline(True)
+    page.goto("/scan")
+    panel = page.locator("[data-offline-scan]")
+    expect(panel).to_have_attribute("data-offline-state", "found")
+    panel.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/outbox"))
+    expect(page.locator("[data-outbox-id][data-state=pending]")).to_have_count(1)
+    page.context.set_offline(False)
+    refused = page.locator("[data-outbox-id][data-state=rejected]")
+    expect(refused).to_have_count(1, timeout=15_000)
+    reason = refused.locator("[data-error-code]")
+    expect(reason).to_have_attribute("data-error-code", "check_in.code_rotated")
+    expect(reason).to_have_text("所扫海报已被新二维码替换，请扫描新海报签到。")
+    screenshot(page, "scan-offline-refused")
+    [item] = outbox_items(page)
+    assert live_server.query("SELECT id FROM check_in WHERE id = ?", item["args"]["id"]) == []
+
+
+# --- Anyone: a problem reported from the public card -------------------------------------------
+
+
+def test_a_passer_by_reports_a_problem_from_the_poster(phone: Any, live_server: LiveServer) -> None:
+    enterprise_id = first_enterprise(live_server, "420107001001")
+    path = code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1)
+    page = phone.new_page()
+    errors = console_errors(page)
+    page.goto(path)  # what the phone's own camera app opens: no account, no app
+    page.click("[data-field=report]")
+    expect(page).to_have_url(re.compile(re.escape(path) + "/report$"))
+    assert_fits_phone(page)
+    marker = f"路人举报 {enterprise_id} 仓库门口堆满纸箱"
+    form = page.locator("#public-report-form")
+    form.locator("select[name=category]").select_option("fire")
+    form.locator("textarea[name=description]").fill(marker)
+    form.locator("input[name=contact_phone]").fill("13800138000")
+    photo = io.BytesIO()
+    Image.new("RGB", (800, 600), "orange").save(photo, format="JPEG")
+    form.locator("input[name=photo]").set_input_files(
+        {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": photo.getvalue()}
+    )
+    screenshot(page, "public-report-form")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("[data-report-sent]")).to_be_visible()
+    rows = live_server.query(
+        "SELECT enterprise_id, category, contact_phone, state, photo IS NOT NULL"
+        " FROM public_report WHERE description = ?",
+        marker,
+    )
+    assert rows == [(enterprise_id, "fire", "13800138000", "open", 1)]
+    assert errors == []
