@@ -7,7 +7,7 @@ VENDOR := pwa/static/vendor/htmx.min.js
 SCANNER := pwa/static/vendor/jsQR.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean
+.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench: setup ## Benchmark sync push/pull on SQLite and PostgreSQL against pouchd
 
 bench-qr: setup ## Benchmark QR codes: PNG/SVG codes per second, print sheet of a 200-enterprise grid
 	$(BIN)/python bench/qr_bench.py $(BENCH_QR_ARGS)
+
+bench-push: setup ## Benchmark web-push fan-out (1,000 and 10,000 devices) and commit-to-arrival latency
+	$(BIN)/python bench/push_bench.py $(BENCH_PUSH_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
 	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache

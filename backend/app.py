@@ -37,6 +37,8 @@ from backend.inspections.pages import InspectionPages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
 from backend.public_reports.pages import ROUTES as PUBLIC_REPORT_ROUTES
+from backend.push.controllers import PushApi
+from backend.push.pages import NotificationPages
 from backend.settings import Settings
 from backend.web import locale_of, translator_of
 
@@ -120,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeApi,
             SyncApi,
             PhotoApi,
+            PushApi,
+            NotificationPages,
             *CODE_ROUTES,
             *PUBLIC_REPORT_ROUTES,
             pwa.PwaRoutes,

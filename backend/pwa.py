@@ -26,6 +26,7 @@ PRECACHE = (
     "/static/js/outbox.js",
     "/static/js/outbox-ui.js",
     "/static/js/scan.js",
+    "/static/js/push.js",
     "/static/vendor/htmx.min.js",
     "/static/vendor/jsQR.js",
     "/manifest.webmanifest",

@@ -80,10 +80,47 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         True, description="Whether `gridsafe run` also starts a Celery worker with beat."
     )
+    push_ttl_seconds: int = Field(
+        43200, ge=0, description="How long a push service keeps a push for a phone that is off."
+    )
+    push_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one request to a push service or the second channel."
+    )
+    push_threads: int = Field(
+        16, ge=1, le=256, description="Parallel sends inside one delivery task."
+    )
+    push_max_attempts: int = Field(
+        6, ge=1, description="Attempts per delivery before it is recorded as failed."
+    )
+    push_sweep_seconds: int = Field(
+        30, ge=1, description="How often beat re-queues deliveries left pending past their time."
+    )
+    second_channel: Literal["none", "log", "webhook"] = Field(
+        "log", description="Second channel beside web push: none, log (the worker log) or webhook."
+    )
+    second_channel_url: str = Field(
+        "", description="Webhook URL of the SMS / work-messaging gateway (second_channel=webhook)."
+    )
+    second_channel_secret: str = Field(
+        "", description="Key of the webhook's HMAC-SHA256 signature header."
+    )
+
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:
         if self.public_url and not self.public_url.startswith(("https://", "http://")):
             raise ConfigurationError("GRIDSAFE_PUBLIC_URL must start with https:// or http://.")
+        return self
+
+    @model_validator(mode="after")
+    def _check_second_channel(self) -> Settings:
+        if self.second_channel == "webhook" and not (
+            self.second_channel_url.startswith(("https://", "http://"))
+            and self.second_channel_secret
+        ):
+            raise ConfigurationError(
+                "GRIDSAFE_SECOND_CHANNEL=webhook needs GRIDSAFE_SECOND_CHANNEL_URL (http or https)"
+                " and GRIDSAFE_SECOND_CHANNEL_SECRET."
+            )
         return self
 
     @model_validator(mode="after")

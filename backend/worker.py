@@ -13,7 +13,7 @@ from sqlmodel import Session
 from backend.db import make_engine, make_session_factory
 from backend.settings import Settings
 
-celery_app = Celery("gridsafe", include=["backend.auth.jobs"])
+celery_app = Celery("gridsafe", include=["backend.auth.jobs", "backend.push.tasks"])
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -33,6 +33,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "purge-expired-sessions": {
                 "task": "gridsafe.purge_expired_sessions",
                 "schedule": timedelta(hours=1),
+            },
+            "sweep-push-deliveries": {
+                "task": "gridsafe.push.sweep",
+                "schedule": timedelta(seconds=settings.push_sweep_seconds),
             },
         },
     }

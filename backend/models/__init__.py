@@ -28,6 +28,13 @@ from backend.models.public_reports import (
     PublicReportCategory,
     PublicReportState,
 )
+from backend.models.push import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Notification,
+    PushSubscription,
+)
 from backend.models.sync import Change, SyncClient, SyncMutation
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
@@ -35,10 +42,13 @@ from backend.models.users import Role, User
 __all__ = [
     "LEVEL_ORDER",
     "Change",
+    "Channel",
     "CheckIn",
     "ChecklistItem",
     "ChecklistTemplate",
     "CodeKind",
+    "Delivery",
+    "DeliveryState",
     "Enterprise",
     "Event",
     "Hazard",
@@ -52,10 +62,12 @@ __all__ = [
     "InspectionResult",
     "ItemResult",
     "KeyPoint",
+    "Notification",
     "Photo",
     "PublicReport",
     "PublicReportCategory",
     "PublicReportState",
+    "PushSubscription",
     "QrCode",
     "Role",
     "Severity",

@@ -1,1 +1,1 @@
-"""Web push: VAPID keys now; subscriptions and delivery come with task dispatch."""
+"""Notifications: the outbox dispatch writes to, web-push and second-channel delivery, the inbox."""

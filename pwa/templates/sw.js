@@ -216,3 +216,102 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkFirstPage(event));
   }
 });
+
+// ---- Web push --------------------------------------------------------------------------------
+// Every push shows a notification, whatever it holds: iOS revokes a subscription that does not.
+
+async function reportReceipt(id, event) {
+  if (!id) {
+    return;
+  }
+  try {
+    await fetch("/api/v1/notifications/" + encodeURIComponent(id) + "/receipts", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrftoken": (await GridSafeOutbox.csrfToken()) || "" },
+      body: JSON.stringify({ event: event }),
+    });
+  } catch (error) {
+    // Offline or signed out: the receipt is a nicety, the push was shown anyway.
+  }
+}
+
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch (error) {
+    message = {};
+  }
+  const title = message.title || "GridSafe · 安全网格";
+  const options = {
+    body: message.body || "",
+    icon: "/icons/icon-192.png",
+    badge: "/icons/icon-192.png",
+    tag: message.id ? "gridsafe-" + message.id : "gridsafe",
+    requireInteraction: String(message.kind || "").startsWith("task."),
+    actions: Array.isArray(message.actions) ? message.actions.slice(0, 2) : [],
+    data: {
+      id: message.id || null,
+      kind: message.kind || "",
+      url: message.url || "/notifications",
+      task_id: message.task_id || (message.data && message.data.task_id) || null,
+    },
+  };
+  event.waitUntil(Promise.all([
+    self.registration.showNotification(title, options),
+    reportReceipt(message.id, "delivered"),
+  ]));
+});
+
+async function openOrFocus(url) {
+  const target = new URL(url, self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const same = windows.find((client) => client.url === target);
+  if (same) {
+    try {
+      return await same.focus();
+    } catch (error) {
+      // focus is only allowed while handling the click; open a window instead
+    }
+  }
+  for (const client of windows.filter((c) => c !== same)) {
+    try {
+      await client.focus();
+      return await client.navigate(target);
+    } catch (error) {
+      // not ours to steer (uncontrolled): open a window instead
+    }
+  }
+  return self.clients.openWindow(target);
+}
+
+// Accept works from the notification itself, with or without network: it goes into the outbox
+// like any other change, and the outbox sends it now or when the network is back.
+async function acceptFromNotification(notification, data) {
+  try {
+    await GridSafeOutbox.enqueue("task.accept", { task_id: data.task_id }, { summary: notification.title });
+    if (self.registration.sync) {
+      await self.registration.sync.register(GridSafeOutbox.SYNC_TAG).catch(() => {});
+    }
+    await GridSafeOutbox.sync().catch(() => {});
+  } catch (error) {
+    // Nobody signed in on this phone: the task page (opened next) offers the button again.
+  }
+}
+
+self.addEventListener("notificationclick", (event) => {
+  const notification = event.notification;
+  const data = notification.data || {};
+  notification.close();
+  event.waitUntil((async () => {
+    let url = data.url || "/notifications";
+    if (event.action === "accept" && data.task_id) {
+      await acceptFromNotification(notification, data);
+    } else if (event.action === "decline") {
+      url += (url.includes("?") ? "&" : "?") + "decline=1";
+    }
+    await reportReceipt(data.id, "seen");
+    await openOrFocus(url);
+  })());
+});
