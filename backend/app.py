@@ -30,6 +30,7 @@ from backend.enterprises.controllers import EnterpriseApi, MeApi
 from backend.enterprises.import_pages import ImportPages
 from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
+from backend.escalation.pages import EscalationPages
 from backend.hazards.pages import HazardPages, OutboxPage
 from backend.home.pages import HomePages
 from backend.i18n import LOCALES
@@ -40,6 +41,8 @@ from backend.public_reports.pages import ROUTES as PUBLIC_REPORT_ROUTES
 from backend.push.controllers import PushApi
 from backend.push.pages import NotificationPages
 from backend.settings import Settings
+from backend.tasks import mutations as _loop_mutations  # noqa: F401  (registers task.accept …)
+from backend.tasks.pages import ROUTES as LOOP_ROUTES
 from backend.web import locale_of, translator_of
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
@@ -126,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotificationPages,
             *CODE_ROUTES,
             *PUBLIC_REPORT_ROUTES,
+            *LOOP_ROUTES,
+            EscalationPages,
             pwa.PwaRoutes,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], send_as_attachment=False

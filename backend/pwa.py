@@ -25,6 +25,7 @@ PRECACHE = (
     "/static/js/app.js",
     "/static/js/outbox.js",
     "/static/js/outbox-ui.js",
+    "/static/js/loop.js",
     "/static/js/scan.js",
     "/static/js/push.js",
     "/static/vendor/htmx.min.js",
@@ -35,7 +36,7 @@ PRECACHE = (
 )
 # Pages a signed-in person must be able to open with no network; the worker keeps a copy of
 # each as soon as someone is signed in (they hold the user's data, so never at install).
-OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan")
+OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks")
 
 
 def asset_version(static_dir: Path) -> str:

@@ -13,7 +13,9 @@ from sqlmodel import Session
 from backend.db import make_engine, make_session_factory
 from backend.settings import Settings
 
-celery_app = Celery("gridsafe", include=["backend.auth.jobs", "backend.push.tasks"])
+celery_app = Celery(
+    "gridsafe", include=["backend.auth.jobs", "backend.push.tasks", "backend.escalation.jobs"]
+)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -33,6 +35,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "purge-expired-sessions": {
                 "task": "gridsafe.purge_expired_sessions",
                 "schedule": timedelta(hours=1),
+            },
+            "sweep-escalations": {
+                "task": "gridsafe.escalation.sweep",
+                "schedule": timedelta(minutes=1),
             },
             "sweep-push-deliveries": {
                 "task": "gridsafe.push.sweep",

@@ -25,6 +25,7 @@ from backend.hazards.views import hazard_card, list_hazards
 from backend.models import HazardCategory, Severity, UnitLevel, utcnow
 from backend.offline import changes
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
+from backend.tasks.pages import loop_context
 from backend.units.services import units_under
 from backend.web import device_of, page
 from sync import Rejected
@@ -165,7 +166,10 @@ class HazardPages(Controller):
         principal: NamedDependency[Principal],
         hazard_id: FromPath[str],
     ) -> Response[Any]:
-        return page(request, "hazards/detail.html", hazard_card(db, principal, hazard_id))
+        card = hazard_card(db, principal, hazard_id)
+        return page(
+            request, "hazards/detail.html", card | loop_context(db, principal, card["hazard"])
+        )
 
 
 class OutboxPage(Controller):

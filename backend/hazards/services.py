@@ -19,6 +19,7 @@ from backend.auth.policy import (
     sees_enterprise,
     sees_unit,
 )
+from backend.escalation.clocks import Policies, starting_values
 from backend.hazards.rules import ReportFields, believed_time, is_id
 from backend.models import CheckIn, Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
 from backend.offline import changes
@@ -46,6 +47,7 @@ class Lookups:
         self.enterprises: dict[int, Place] = {}
         self.existing_hazards: set[str] = set()
         self.existing_check_ins: set[str] = set()
+        self.policies = Policies(session)
 
     def prefetch(
         self,
@@ -161,6 +163,11 @@ def plan_report(
         "mutation_id": mutation_id,
         "synced_later": synced_later,
         "updated_at": now,
+        **starting_values(
+            lookups.policies.for_hazard(fields.severity.value, fields.category.value),
+            fields.severity.value,
+            now,
+        ),
     }
     lookups.existing_hazards.add(fields.id)
     writes = [Write("hazard", row)]

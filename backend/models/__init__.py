@@ -5,6 +5,15 @@ from backend.models.auth import SignInAttempt, UserSession
 from backend.models.base import UTCDateTime, utcnow
 from backend.models.codes import CodeKind, QrCode
 from backend.models.enterprises import Enterprise, Industry, KeyPoint
+from backend.models.escalation import (
+    TIERS,
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalState,
+    DutyShift,
+    EscalationPolicy,
+    Tier,
+)
 from backend.models.hazards import (
     CheckIn,
     Hazard,
@@ -36,11 +45,16 @@ from backend.models.push import (
     PushSubscription,
 )
 from backend.models.sync import Change, SyncClient, SyncMutation
+from backend.models.tasks import Rectification, RectificationPhoto, Task, TaskOffer, TaskState
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
 
 __all__ = [
     "LEVEL_ORDER",
+    "TIERS",
+    "ApprovalKind",
+    "ApprovalRequest",
+    "ApprovalState",
     "Change",
     "Channel",
     "CheckIn",
@@ -49,7 +63,9 @@ __all__ = [
     "CodeKind",
     "Delivery",
     "DeliveryState",
+    "DutyShift",
     "Enterprise",
+    "EscalationPolicy",
     "Event",
     "Hazard",
     "HazardCategory",
@@ -69,11 +85,17 @@ __all__ = [
     "PublicReportState",
     "PushSubscription",
     "QrCode",
+    "Rectification",
+    "RectificationPhoto",
     "Role",
     "Severity",
     "SignInAttempt",
     "SyncClient",
     "SyncMutation",
+    "Task",
+    "TaskOffer",
+    "TaskState",
+    "Tier",
     "UTCDateTime",
     "Unit",
     "UnitLevel",

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from backend.models.base import UTCDateTime, utcnow
@@ -29,7 +42,15 @@ class HazardCategory(StrEnum):
 
 
 class HazardState(StrEnum):
-    REPORTED = "reported"  # 已上报
+    """The closed loop (闭环): see backend/tasks/rules.py for who moves a hazard between states."""
+
+    REPORTED = "reported"  # 已上报: waiting for the street to dispatch it
+    ASSIGNED = "assigned"  # 已派发: a task is offered, nobody has accepted it yet
+    RECTIFYING = "rectifying"  # 整改中: accepted, being put right
+    RECTIFIED = "rectified"  # 待核查: evidence submitted, waiting for on-site verification
+    CONFIRMING = "confirming"  # 待复核: a major hazard verified once, waiting for a second officer
+    CLOSED = "closed"  # 已销号
+    RETURNED = "returned"  # 已退回: the street sent the report back (not a hazard, duplicate …)
 
 
 class Hazard(SQLModel, table=True):
@@ -67,6 +88,53 @@ class Hazard(SQLModel, table=True):
     synced_later: bool = Field(default=False)
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    # Set by dispatch: when the rectification is due.
+    rectify_by: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # A major hazard's first verifier; the second confirmation must come from someone else.
+    verified_by: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("app_user.id", name="fk_hazard_verified_by"), nullable=True
+        ),
+    )
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Escalation (backend/escalation/): the tier that holds it now, the policy version it started
+    # with, and the next deadline the sweep looks for (NULL when nothing is timed), with which
+    # clock it is ("accept" or "rectify") and the rules that already fired.
+    tier: str = Field(
+        default="street",
+        sa_column=Column(String(16), nullable=False, default="street", server_default="street"),
+    )
+    policy_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("escalation_policy.id", name="fk_hazard_policy"), nullable=True
+        ),
+    )
+    due_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    due_kind: str = Field(
+        default="", sa_column=Column(String(16), nullable=False, default="", server_default="")
+    )
+    fired: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, default=list, server_default=text("'[]'")),
+    )
+    escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # 挂牌督办: a major hazard is supervised by the district until it is closed.
+    supervised: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
+    )
+    suspended: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, default=False, server_default=false()),
     )
 
 

@@ -22,7 +22,16 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.models import Hazard, HazardPhoto, Inspection, InspectionPhoto, Photo, utcnow
+from backend.models import (
+    Hazard,
+    HazardPhoto,
+    Inspection,
+    InspectionPhoto,
+    Photo,
+    Rectification,
+    RectificationPhoto,
+    utcnow,
+)
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # refuse decompression bombs well before they eat the memory
@@ -114,13 +123,24 @@ def may_see_photo(session: Session, principal: Principal, sha256: str, uploaded_
         .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
         .where(InspectionPhoto.sha256 == sha256)
     )
+    # Rectification evidence is seen by whoever may see its hazard.
+    evidence = (
+        select(RectificationPhoto.rectification_id)
+        .join(Rectification, Rectification.id == RectificationPhoto.rectification_id)
+        .join(Hazard, Hazard.id == Rectification.hazard_id)
+        .where(RectificationPhoto.sha256 == sha256)
+    )
     if principal.is_enterprise:
         linked = linked.where(Hazard.enterprise_id == principal.enterprise_id)
         inspected = inspected.where(Inspection.enterprise_id == principal.enterprise_id)
+        evidence = evidence.where(Hazard.enterprise_id == principal.enterprise_id)
     else:
         linked = linked.where(Hazard.unit_path.startswith(principal.unit_path))
         inspected = inspected.where(Inspection.unit_path.startswith(principal.unit_path))
-    return bool(session.execute(select(exists(linked) | exists(inspected))).scalar())
+        evidence = evidence.where(Hazard.unit_path.startswith(principal.unit_path))
+    return bool(
+        session.execute(select(exists(linked) | exists(inspected) | exists(evidence))).scalar()
+    )
 
 
 class PhotoApi(Controller):

@@ -1,0 +1,63 @@
+"""How the loop's pages answer: a refusal as a translated fragment with the right status, and
+the deadline fields of its forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, Response
+
+from backend.errors import AppError
+from backend.web import page, translator_of
+from sync import Rejected
+
+# How a refusal is answered on a page: a conflict with someone else's action is 409, bad
+# input 422, a role that may never do it 403, something outside the person's area 404.
+_STATUS = {
+    "loop.not_found": 404,
+    "loop.role": 403,
+    "task.taken": 409,
+    "task.taken_decline": 409,
+    "task.withdrawn": 409,
+    "task.over": 409,
+    "loop.state": 409,
+    "loop.not_offered": 403,
+    "loop.not_holder": 403,
+    "loop.second_person": 409,
+    "esc.role": 403,
+    "esc.closed": 409,
+    "esc.already_up": 409,
+    "esc.not_at_my_tier": 409,
+    "esc.pending": 409,
+    "esc.decided": 409,
+    "esc.not_suspended": 409,
+    "esc.no_tier_above": 409,
+}
+
+
+def refused(request: Request[Any, Any, Any], refusal: Rejected) -> Response[Any]:
+    status = _STATUS.get(refusal.code, 422)
+    params = {k: v for k, v in refusal.params.items() if k != "fields"}
+    t = translator_of(request)
+    if "action" in params:
+        params["action"] = t(f"loop.actions.{params['action']}")
+    if "state" in params:
+        params["state"] = t(f"states.{params['state']}")
+    context = {
+        "code": refusal.code,
+        "message": t(f"errors.{refusal.code}", **params),
+        "status": status,
+    }
+    if status == 404:
+        raise AppError("not_found")
+    return page(request, "error.html", context, block="message", status_code=status)
+
+
+def parse_deadline(value: str) -> datetime | None:
+    """A `datetime-local` field, read as UTC (the form says so)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,266 @@
+"""Who the closed loop tells what, in their own language. Notifications are written in the same
+transaction as the change they announce (a transactional outbox) and handed to the delivery
+workers only once that transaction has committed: a rolled-back assignment notifies nobody."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from backend.i18n import Translator
+from backend.models import Enterprise, Hazard, Role, Task, Unit, User
+from backend.push import outbox
+from backend.settings import Settings
+
+PENDING_KEY = "gridsafe.notifications"
+SETTINGS_KEY = "gridsafe.settings"
+
+
+def _settings(session: OrmSession) -> Settings | None:
+    settings = session.info.get(SETTINGS_KEY)
+    return settings if isinstance(settings, Settings) else None
+
+
+def _place(session: Session, hazard: Hazard) -> str:
+    if hazard.enterprise_id is not None:
+        name = session.execute(
+            select(Enterprise.name).where(Enterprise.id == hazard.enterprise_id)
+        ).scalar()
+        if name:
+            return str(name)
+    return str(session.execute(select(Unit.name).where(Unit.id == hazard.grid_id)).scalar() or "")
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%m-%d %H:%M") + " UTC"
+
+
+def send(
+    session: Session,
+    user_ids: Iterable[int],
+    kind: str,
+    hazard: Hazard,
+    url: str,
+    *,
+    task_id: str | None = None,
+    actions: Sequence[str] = (),
+    **params: Any,
+) -> None:
+    """One notification per person, titled and worded in their language."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    settings = _settings(session)
+    default = settings.default_locale if settings else "zh"
+    by_locale: dict[str, list[int]] = defaultdict(list)
+    for user_id, locale in session.execute(
+        select(User.id, User.locale).where(User.id.in_(ids), User.active.is_(True))
+    ).all():
+        by_locale[locale or default].append(user_id)
+    params = {"place": _place(session, hazard), **params}
+    notification_ids: list[int] = []
+    for locale, people in by_locale.items():
+        t = Translator(locale)
+        params["category"] = t(f"categories.{hazard.category}")
+        notification_ids += outbox.notify(
+            session,
+            user_ids=people,
+            kind=kind,
+            title=t(f"notify.{kind}.title", **params),
+            body=t(f"notify.{kind}.body", **params),
+            url=url,
+            data={"task_id": task_id, "hazard_id": hazard.id},
+            actions=[
+                {"action": action, "title": t(f"notify.action.{action}")} for action in actions
+            ],
+            hazard_id=hazard.id,
+            task_id=task_id,
+        )
+    session.info.setdefault(PENDING_KEY, []).extend(notification_ids)
+
+
+class Named(Protocol):
+    """What a notification needs of a hazard: a Hazard, or a row with these columns."""
+
+    id: str
+    category: str
+    enterprise_id: int | None
+    grid_id: int
+
+
+def send_many(
+    session: Session, items: Sequence[tuple[Sequence[int], str, Named, str, dict[str, Any]]]
+) -> None:
+    """`send` for a batch of (people, kind, hazard, url, params), as the escalation sweep makes:
+    the people's languages and the places' names are read once, the rows written at once."""
+    wanted = sorted({user_id for people, *_ in items for user_id in people})
+    if not wanted:
+        return
+    settings = _settings(session)
+    default = settings.default_locale if settings else "zh"
+    locales = {
+        int(user_id): locale or default
+        for user_id, locale in session.execute(
+            select(User.id, User.locale).where(User.id.in_(wanted), User.active.is_(True))
+        ).all()
+    }
+    hazards = [hazard for _, _, hazard, _, _ in items]
+    enterprise_ids = {h.enterprise_id for h in hazards if h.enterprise_id is not None}
+    enterprises = (
+        dict(
+            session.execute(
+                select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(enterprise_ids))
+            ).all()
+        )
+        if enterprise_ids
+        else {}
+    )
+    grids = dict(
+        session.execute(
+            select(Unit.id, Unit.name).where(Unit.id.in_({h.grid_id for h in hazards}))
+        ).all()
+    )
+    translators: dict[str, Translator] = {}
+    messages: list[dict[str, Any]] = []
+    for people, kind, hazard, url, params in items:
+        place = enterprises.get(hazard.enterprise_id) or grids.get(hazard.grid_id) or ""
+        for user_id in sorted(set(people)):
+            locale = locales.get(user_id)
+            if locale is None:
+                continue  # not (or no longer) active
+            t = translators.setdefault(locale, Translator(locale))
+            values = {"place": str(place), **params, "category": t(f"categories.{hazard.category}")}
+            messages.append(
+                {
+                    "user_id": user_id,
+                    "kind": kind,
+                    "title": t(f"notify.{kind}.title", **values),
+                    "body": t(f"notify.{kind}.body", **values),
+                    "url": url,
+                    "data": {"task_id": None, "hazard_id": hazard.id},
+                    "hazard_id": hazard.id,
+                }
+            )
+    session.info.setdefault(PENDING_KEY, []).extend(outbox.notify_many(session, messages))
+
+
+def task_offered(
+    session: Session, hazard: Hazard, task_id: str, user_ids: Sequence[int], accept_by: datetime
+) -> None:
+    send(
+        session,
+        user_ids,
+        "task.offered",
+        hazard,
+        f"/tasks/{task_id}",
+        task_id=task_id,
+        actions=("accept", "decline"),
+        deadline=_when(accept_by),
+    )
+
+
+def task_withdrawn(session: Session, hazard: Hazard, user_ids: Sequence[int]) -> None:
+    send(session, user_ids, "task.withdrawn", hazard, "/tasks")
+
+
+def task_taken(
+    session: Session, hazard: Hazard, task_id: str, user_ids: Sequence[int], holder: str
+) -> None:
+    send(session, user_ids, "task.taken", hazard, f"/tasks/{task_id}", task_id=task_id, by=holder)
+
+
+def task_declined(
+    session: Session, hazard: Hazard, dispatcher_id: int, who: str, reason: str
+) -> None:
+    send(
+        session,
+        [dispatcher_id],
+        "task.declined",
+        hazard,
+        f"/hazards/{hazard.id}",
+        by=who,
+        reason=reason,
+    )
+
+
+def report_returned(session: Session, hazard: Hazard, reason: str) -> None:
+    send(
+        session,
+        [hazard.reported_by],
+        "hazard.dismissed",
+        hazard,
+        f"/hazards/{hazard.id}",
+        reason=reason,
+    )
+
+
+def verification_wanted(session: Session, hazard: Hazard) -> None:
+    """The grid's inspectors verify on site."""
+    inspectors = session.execute(
+        select(User.id).where(
+            User.unit_id == hazard.grid_id,
+            User.role == Role.GRID_INSPECTOR.value,
+            User.active.is_(True),
+        )
+    ).scalars()
+    send(session, inspectors, "hazard.rectified", hazard, f"/hazards/{hazard.id}")
+
+
+def confirmation_wanted(session: Session, hazard: Hazard) -> None:
+    """A major hazard's second confirmation: the street's dispatchers."""
+    parts = [part for part in hazard.unit_path.split("/") if part]
+    street = "/" + "/".join(parts[:3]) + "/"
+    dispatchers = session.execute(
+        select(User.id)
+        .join(Unit, Unit.id == User.unit_id)
+        .where(
+            Unit.path == street,
+            User.role == Role.STREET_DISPATCHER.value,
+            User.active.is_(True),
+        )
+    ).scalars()
+    send(session, dispatchers, "hazard.verified", hazard, f"/hazards/{hazard.id}")
+
+
+def hazard_closed(session: Session, hazard: Hazard) -> None:
+    holders = session.execute(
+        select(Task.accepted_by).where(Task.hazard_id == hazard.id, Task.accepted_by.is_not(None))
+    ).scalars()
+    people = {hazard.reported_by, *(user_id for user_id in holders if user_id is not None)}
+    send(session, people, "hazard.closed", hazard, f"/hazards/{hazard.id}")
+
+
+def sent_back(session: Session, hazard: Hazard, task: Task, reason: str) -> None:
+    people: list[int] = [task.accepted_by] if task.accepted_by else []
+    send(
+        session,
+        people,
+        "hazard.returned",
+        hazard,
+        f"/tasks/{task.id}",
+        task_id=task.id,
+        reason=reason,
+    )
+
+
+def mark_accepted(session: Session, user_id: int, task_id: str) -> None:
+    outbox.mark(session, user_id=user_id, event="accepted", task_id=task_id)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _deliver_after_commit(session: OrmSession) -> None:
+    ids = session.info.pop(PENDING_KEY, None)
+    settings = _settings(session)
+    if ids and settings is not None:
+        outbox.send_after_commit(settings, ids)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_after_rollback(session: OrmSession) -> None:
+    session.info.pop(PENDING_KEY, None)
