@@ -7,7 +7,7 @@ VENDOR := pwa/static/vendor/htmx.min.js
 SCANNER := pwa/static/vendor/jsQR.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push
+.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-qr: setup ## Benchmark QR codes: PNG/SVG codes per second, print sheet of 
 
 bench-push: setup ## Benchmark web-push fan-out (1,000 and 10,000 devices) and commit-to-arrival latency
 	$(BIN)/python bench/push_bench.py $(BENCH_PUSH_ARGS)
+
+bench-escalation: setup ## Benchmark one escalation sweep: 1,000 due among 100,000 open hazards (SQLite, PostgreSQL)
+	$(BIN)/python bench/escalation_bench.py $(BENCH_ESCALATION_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
 	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache

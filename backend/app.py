@@ -19,11 +19,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from backend import pwa
+from backend.admin.duty_pages import ROUTES as DUTY_ROUTES
 from backend.admin.pages import AdminPages
+from backend.admin.policies_pages import ROUTES as POLICY_ROUTES
 from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
 from backend.codes.pages import ROUTES as CODE_ROUTES
 from backend.codes.scanned import SETTINGS_KEY as SCANNED_SETTINGS_KEY
+from backend.dashboard.pages import ROUTES as DASHBOARD_ROUTES
 from backend.db import make_engine, make_session_factory
 from backend.deps import provide_db, provide_origin, provide_principal
 from backend.enterprises.controllers import EnterpriseApi, MeApi
@@ -130,6 +133,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CODE_ROUTES,
             *PUBLIC_REPORT_ROUTES,
             *LOOP_ROUTES,
+            *DASHBOARD_ROUTES,
+            *DUTY_ROUTES,
+            *POLICY_ROUTES,
             EscalationPages,
             pwa.PwaRoutes,
             create_static_files_router(

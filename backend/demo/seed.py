@@ -12,6 +12,7 @@ from sqlmodel import Session
 from backend.audit import Origin, record
 from backend.auth.passwords import hash_password
 from backend.demo.checklists import seed_checklists
+from backend.demo.escalation import seed_escalation
 from backend.demo.wuhan import (
     CITY,
     DEFAULT_WEIGHTS,
@@ -68,8 +69,10 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
     # Checklists first: a database seeded before they existed gets them on the next run.
     templates = seed_checklists(session)
     if is_seeded(session):
+        # A database seeded before escalation existed gets its policy and roster now.
+        escalation = seed_escalation(session, utcnow())
         session.commit()
-        return {"checklist_templates": templates} if templates else {}
+        return {**({"checklist_templates": templates} if templates else {}), **escalation}
     rng = random.Random(seed_value)
     city = Unit(
         code=CITY[0], name=CITY[1], name_en=CITY[2], level=UnitLevel.CITY, path=f"/{CITY[0]}/"
@@ -117,6 +120,8 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
     session.flush()
     enterprises = _enterprises(session, rng, grids)
     users = _users(session, enterprises)
+    session.flush()
+    escalation = seed_escalation(session, utcnow())
     record(
         session,
         Origin(None, "gridsafe seed-demo"),
@@ -132,6 +137,7 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
         "enterprises": len(enterprises),
         "users": users,
         "checklist_templates": templates,
+        **escalation,
     }
 
 

@@ -1,0 +1,1 @@
+"""Each tier's dashboard (看板): what is open, late and escalated in the officer's area."""
