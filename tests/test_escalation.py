@@ -293,3 +293,38 @@ def test_the_sweep_runs_on_a_real_worker(
             time.sleep(0.2)
     assert hazard(db, hazard_id).tier == "district"
     assert told(db, "hazard.escalated") == [user_id(db, "district")]
+
+
+def test_returning_a_report_needs_the_district(client: TestClient[Any], db: Session) -> None:
+    hazard_id = reported(client, db)
+    sign_in(client, "dispatcher")
+    asked = post_form(client, f"/hazards/{hazard_id}/dismiss", {"reason": "重复上报"})
+    assert asked.status_code == 303
+    assert hazard(db, hazard_id).state == "reported"
+    request = db.execute(select(ApprovalRequest)).scalar_one()
+    assert (request.kind, request.state) == ("return", "pending")
+    assert told(db, "approval.requested") == [user_id(db, "district")]
+
+    sign_in(client, "district")
+    approved = post_form(
+        client, f"/hazards/{hazard_id}/approvals/{request.id}", {"decision": "approve"}
+    )
+    assert approved.status_code == 303
+    assert hazard(db, hazard_id).state == "returned"
+    assert hazard(db, hazard_id).due_at is None
+    assert told(db, "hazard.dismissed") == [user_id(db, "inspector")]
+    actions = [a for a, _ in events(db, hazard_id, "")]
+    assert actions[-3:] == [
+        "approval.return_requested",
+        "hazard.dismissed",
+        "approval.return_approved",
+    ]
+
+    # The district returns one directly: it is the tier above.
+    other = reported(client, db)
+    sign_in(client, "district")
+    assert (
+        post_form(client, f"/hazards/{other}/dismiss", {"reason": "不属于安全隐患"}).status_code
+        == 303
+    )
+    assert hazard(db, other).state == "returned"

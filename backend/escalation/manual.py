@@ -32,7 +32,9 @@ from backend.models import (
 )
 from backend.offline import changes
 from backend.tasks import notices
-from backend.tasks.services import Loaded, Origin, load
+from backend.tasks.rules import Action
+from backend.tasks.rules import decide as decide_loop
+from backend.tasks.services import Loaded, Origin, dismiss, facts_for, load
 from sync import Rejected, Write
 
 OPEN = {
@@ -230,8 +232,14 @@ def request_approval(
     reason = _text(request.reason)
     loaded = load(session, principal, hazard_id)
     _open(loaded)
-    if not _may_request(principal, loaded):
+    if not _may_request(principal, loaded) or (
+        request.kind is ApprovalKind.RETURN and principal.role is not Role.STREET_DISPATCHER
+    ):
         raise Rejected("esc.role")
+    if request.kind is ApprovalKind.RETURN:
+        # Only what the loop would let the dispatcher return (reported or not yet accepted).
+        facts = facts_for(principal, loaded)
+        decide_loop(principal.role, principal.id, Action.DISMISS, facts)
     approver = _above(Tier(loaded.hazard.tier))
     if approver is None:
         raise Rejected("esc.no_tier_above")
@@ -334,6 +342,10 @@ def decide(
             )
     elif approve and row.kind == ApprovalKind.SUSPEND:
         _set(session, loaded, origin.now, suspended=True, **clocks.stopped())
+    elif approve and row.kind == ApprovalKind.RETURN:
+        # Returned by the approver, under the loop's own rules (it may have moved on meanwhile).
+        writes = dismiss(session, principal, loaded.hazard.id, row.reason, origin)
+        changes.store(session, writes)
     outcome = "approved" if approve else "refused"
     notices.send(
         session,

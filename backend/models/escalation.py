@@ -76,6 +76,7 @@ class ApprovalState(StrEnum):
 class ApprovalKind(StrEnum):
     EXTEND = "extend"  # 延期: a later rectification deadline
     SUSPEND = "suspend"  # 挂起: timers stop until resumed (e.g. production halted for a plan)
+    RETURN = "return"  # 退回: a street's dispatcher returns a report (not a hazard, not ours …)
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -84,7 +85,7 @@ class ApprovalRequest(SQLModel, table=True):
     __tablename__ = "approval_request"
     __table_args__ = (
         Index("ix_approval_request_open", "state", "unit_path"),
-        CheckConstraint("kind IN ('extend', 'suspend')", name="ck_approval_request_kind"),
+        CheckConstraint("kind IN ('extend', 'suspend', 'return')", name="ck_approval_request_kind"),
         CheckConstraint(
             "state IN ('pending', 'approved', 'refused')", name="ck_approval_request_state"
         ),

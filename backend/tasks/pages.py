@@ -19,9 +19,11 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
+from backend.escalation import manual
+from backend.escalation.manual import Request as ApprovalAsk
 from backend.escalation.pages import escalation_context
 from backend.hazards.rules import MAX_PHOTOS, is_id, is_uuid
-from backend.models import Hazard, HazardState, Severity, UnitLevel, utcnow
+from backend.models import ApprovalKind, Hazard, HazardState, Role, Severity, UnitLevel, utcnow
 from backend.offline import changes
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
 from backend.tasks import queries, services
@@ -193,13 +195,22 @@ class HazardLoopPages(Controller):
         hazard_id: FromPath[str],
         data: URLEncodedBody[dict[str, str]],
     ) -> Response[Any]:
+        """A street's dispatcher asks the district to approve returning a report (台账); the
+        district or city returns it directly."""
+        reason = data.get("reason", "")
+        if principal.role is Role.STREET_DISPATCHER:
+            ask = ApprovalAsk(ApprovalKind.RETURN, reason)
+            return self._act(
+                request,
+                db,
+                hazard_id,
+                lambda origin: manual.request_approval(db, principal, hazard_id, ask, origin)[1],
+            )
         return self._act(
             request,
             db,
             hazard_id,
-            lambda origin: services.dismiss(
-                db, principal, hazard_id, data.get("reason", ""), origin
-            ),
+            lambda origin: services.dismiss(db, principal, hazard_id, reason, origin),
         )
 
     @post("/verify", sync_to_thread=True)

@@ -82,7 +82,9 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Integer(), nullable=True),
         sa.Column("decided_at", backend.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decision_note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.CheckConstraint("kind IN ('extend', 'suspend')", name="ck_approval_request_kind"),
+        sa.CheckConstraint(
+            "kind IN ('extend', 'suspend', 'return')", name="ck_approval_request_kind"
+        ),
         sa.CheckConstraint(
             "state IN ('pending', 'approved', 'refused')", name="ck_approval_request_state"
         ),
