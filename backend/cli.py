@@ -54,6 +54,23 @@ def main() -> None:
     """GridSafe: urban safety grid management."""
 
 
+def worker_command() -> list[str]:
+    """The Celery worker (with beat) that `run` starts beside the web server. `--quiet` belongs
+    to celery itself, before the sub-command."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "backend.worker:celery_app",
+        "--quiet",
+        "worker",
+        "--beat",
+        "--pool=solo",
+        "--loglevel=WARNING",
+    ]
+
+
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (alembic upgrade head)."""
@@ -174,21 +191,7 @@ def run(reload: bool) -> None:
         click.echo(f"demo sign-ins (password {DEMO_PASSWORD}): {names}")
     worker = None
     if settings.run_worker:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "backend.worker:celery_app",
-                "worker",
-                "--beat",
-                "--pool=solo",
-                "--loglevel=WARNING",
-                "--quiet",
-            ],
-            env=os.environ.copy(),
-        )
+        worker = subprocess.Popen(worker_command(), env=os.environ.copy())  # noqa: S603 (our own argv)
     click.echo(f"GridSafe on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
     try:
         uvicorn.run(

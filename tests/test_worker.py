@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.auth.jobs import purge_expired_sessions
+from backend.cli import worker_command
 from backend.models import User, UserSession, utcnow
 from backend.settings import Settings
 from backend.worker import celery_app, configure
@@ -80,3 +84,22 @@ def test_importing_the_worker_connects_to_nothing() -> None:
     assert "gridsafe.purge_expired_sessions" in {
         entry["task"] for entry in celery_app.conf.beat_schedule.values()
     }
+
+
+def test_the_worker_that_gridsafe_run_starts_keeps_running(tmp_path: Path) -> None:
+    """`make run` starts this command beside the web server; a bad option makes it exit at once
+    (as `worker --quiet` did), and then nothing escalates and no push is ever sent."""
+    env = {**os.environ, "GRIDSAFE_DATA_DIR": str(tmp_path), "GRIDSAFE_BROKER_URL": ""}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(worker_command(), env=env, stdout=output, stderr=output)
+        try:
+            time.sleep(4)
+            assert worker.poll() is None, log.read_text(errors="replace")
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
