@@ -25,7 +25,6 @@ from backend.admin.policies_pages import ROUTES as POLICY_ROUTES
 from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
 from backend.codes.pages import ROUTES as CODE_ROUTES
-from backend.codes.scanned import SETTINGS_KEY as SCANNED_SETTINGS_KEY
 from backend.dashboard.pages import ROUTES as DASHBOARD_ROUTES
 from backend.db import make_engine, make_session_factory
 from backend.deps import provide_db, provide_origin, provide_principal
@@ -109,10 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def after_request(response: Response[Any]) -> Response[Any]:
         return _security_headers(response)
 
-    session_factory = make_session_factory(engine)
-    # Sync mutation handlers have a session and no request: a scanned code's check-in finds the
-    # QR keys through it (backend/codes/scanned.py).
-    session_factory.configure(info={SCANNED_SETTINGS_KEY: settings})
+    session_factory = make_session_factory(engine, settings)
 
     return Litestar(
         route_handlers=[

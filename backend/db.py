@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+from backend.settings import Settings
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -34,8 +37,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+# Where a session keeps the application's settings, for code that has a session and nothing
+# else: sync mutation handlers (a scanned code's keys), the after-commit notification hook.
+SETTINGS_KEY = "gridsafe.settings"
+
+
+def make_session_factory(engine: Engine, settings: Settings | None = None) -> sessionmaker[Session]:
+    info = {SETTINGS_KEY: settings} if settings is not None else {}
+    return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info)
+
+
+def settings_of(session: OrmSession) -> Settings | None:
+    settings = session.info.get(SETTINGS_KEY)
+    return settings if isinstance(settings, Settings) else None
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from celery import Celery
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from backend.db import make_engine, make_session_factory
+from backend.db import SETTINGS_KEY, make_engine, make_session_factory
 from backend.settings import Settings
 
 celery_app = Celery(
@@ -69,5 +69,9 @@ def _factory(url: str) -> sessionmaker[Session]:
 
 
 def session_factory() -> sessionmaker[Session]:
-    """One engine per worker process and database URL."""
-    return _factory(worker_settings().resolved_database_url)
+    """One engine per worker process and database URL; its sessions carry the worker's settings
+    like the web's do (see backend.db.SETTINGS_KEY)."""
+    settings = worker_settings()
+    factory = _factory(settings.resolved_database_url)
+    factory.configure(info={SETTINGS_KEY: settings})
+    return factory

@@ -13,6 +13,7 @@ from sqlmodel import Session
 import qr
 from backend.codes import services
 from backend.codes.keys import keyring_of
+from backend.db import settings_of
 from backend.models import CodeKind
 from backend.settings import Settings
 from sync import Rejected, Write
@@ -25,9 +26,6 @@ _REFUSALS = {
     qr.Status.REVOKED: "check_in.code_revoked",
     qr.Status.ROTATED: "check_in.code_rotated",
 }
-# Where the application leaves its settings for code that has a session and nothing else
-# (the sync mutation handlers): see `backend.app.create_app`.
-SETTINGS_KEY = "gridsafe.settings"
 
 
 @dataclass(frozen=True)
@@ -37,9 +35,9 @@ class ScannedCode:
     key_point_id: int | None
 
 
-def settings_of(session: Session) -> Settings:
-    settings = session.info.get(SETTINGS_KEY)
-    if not isinstance(settings, Settings):
+def _settings_of(session: Session) -> Settings:
+    settings = settings_of(session)
+    if settings is None:
         raise RuntimeError("this session was not made by the application's session factory")
     return settings
 
@@ -51,7 +49,7 @@ def judge_scanned(session: Session, code: object) -> ScannedCode:
     if match is None:
         raise Rejected("check_in.code_invalid")
     kind = _KIND_OF_PREFIX[match.group(1)]
-    scan = services.resolve(session, keyring_of(settings_of(session)), kind, match.group(2))
+    scan = services.resolve(session, keyring_of(_settings_of(session)), kind, match.group(2))
     status = scan.verdict.status
     if status is not qr.Status.VALID or scan.subject is None:
         raise Rejected(_REFUSALS.get(status, "check_in.code_invalid"))

@@ -29,6 +29,12 @@ def tier_path(unit_path: str, tier: Tier) -> str:
     return "/" + "/".join(parts[: _DEPTH[tier]]) + "/"
 
 
+def tier_of_path(path: str) -> Tier:
+    """The tier a unit path stands for (a grid's path counts as its street's)."""
+    depth = len([part for part in path.split("/") if part])
+    return next((tier for tier, d in _DEPTH.items() if d == depth), Tier.STREET)
+
+
 def tier_of_unit_level(level: str) -> Tier | None:
     return {"street": Tier.STREET, "district": Tier.DISTRICT, "city": Tier.CITY}.get(level)
 

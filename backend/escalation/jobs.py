@@ -5,8 +5,7 @@ from __future__ import annotations
 from backend.db import session_scope
 from backend.escalation.services import SweepResult, sweep
 from backend.models import utcnow
-from backend.tasks.notices import SETTINGS_KEY
-from backend.worker import celery_app, session_factory, worker_settings
+from backend.worker import celery_app, session_factory
 
 BATCH = 1000
 
@@ -19,7 +18,6 @@ def sweep_due() -> dict[str, int]:
     now = utcnow()
     for _ in range(100):  # bounded: 100,000 hazards per run; the next run does the rest
         with session_scope(session_factory()) as session:
-            session.info[SETTINGS_KEY] = worker_settings()
             result = sweep(session, now, BATCH)
         total.escalated += result.escalated
         total.renotified += result.renotified

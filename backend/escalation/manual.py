@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from backend.auth.policy import Principal
 from backend.escalation import clocks
-from backend.escalation.clocks import TIER_ROLE, tier_path
+from backend.escalation.clocks import TIER_ROLE, tier_of_path, tier_path
 from backend.escalation.services import on_duty
 from backend.models import (
     TIERS,
@@ -73,18 +73,6 @@ def _below(tier: Tier) -> Tier | None:
     return TIERS[index - 1] if index > 0 else None
 
 
-def _move_tier(session: Session, loaded: Loaded, tier: Tier, now: datetime, **values: Any) -> None:
-    hazard = loaded.hazard
-    session.execute(
-        update(type(hazard))
-        .where(type(hazard).id == hazard.id)
-        .values(tier=tier.value, updated_at=now, **values)
-    )
-    hazard.tier = tier.value
-    for key, value in values.items():
-        setattr(hazard, key, value)
-
-
 def _tell_tier(
     session: Session, loaded: Loaded, tier: Tier, kind: str, now: datetime, **params: Any
 ) -> list[int]:
@@ -118,7 +106,9 @@ def whistle(
     if loaded.hazard.tier != Tier.STREET:
         raise Rejected("esc.already_up")
     fired = sorted(set(loaded.hazard.fired or []) | {"whistle:district"})
-    _move_tier(session, loaded, Tier.DISTRICT, origin.now, escalated_at=origin.now, fired=fired)
+    _set(
+        session, loaded, origin.now, tier=Tier.DISTRICT.value, escalated_at=origin.now, fired=fired
+    )
     people = _tell_tier(
         session, loaded, Tier.DISTRICT, "hazard.whistled", origin.now, reason=reason
     )
@@ -148,7 +138,7 @@ def pull_up(
     current = Tier(loaded.hazard.tier)
     if TIERS.index(current) >= TIERS.index(mine):
         raise Rejected("esc.already_up")
-    _move_tier(session, loaded, mine, origin.now, escalated_at=origin.now)
+    _set(session, loaded, origin.now, tier=mine.value, escalated_at=origin.now)
     below = tier_path(loaded.hazard.unit_path, current)
     people = on_duty(session, [below], origin.now).get(below, [])
     notices.send(
@@ -187,7 +177,7 @@ def hand_down(
         raise Rejected("esc.not_at_my_tier")
     lower = _below(current)
     assert lower is not None  # mine is district or city
-    _move_tier(session, loaded, lower, origin.now)
+    _set(session, loaded, origin.now, tier=lower.value)
     people = _tell_tier(
         session, loaded, lower, "hazard.handed_down", origin.now, reason=instructions
     )
@@ -310,7 +300,7 @@ def decide(
     # unit) may answer.
     loaded = load(session, principal, row.hazard_id)
     mine = ROLE_TIER.get(principal.role)
-    wanted = _tier_of_path(row.unit_path)
+    wanted = tier_of_path(row.unit_path)
     if (
         mine is None
         or TIERS.index(mine) < TIERS.index(wanted)
@@ -396,11 +386,6 @@ def _set(session: Session, loaded: Loaded, now: datetime, **values: Any) -> None
     )
     for key, value in values.items():
         setattr(hazard, key, value)
-
-
-def _tier_of_path(path: str) -> Tier:
-    depth = len([part for part in path.split("/") if part])
-    return {1: Tier.CITY, 2: Tier.DISTRICT}.get(depth, Tier.STREET)
 
 
 def requests_of(session: Session, hazard_id: str) -> list[ApprovalRequest]:

@@ -3,6 +3,7 @@ or a suspension, and answer such requests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,26 +16,22 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.escalation import manual
-from backend.escalation.clocks import tier_path
+from backend.escalation.clocks import tier_of_path, tier_path
 from backend.escalation.manual import OPEN, ROLE_TIER
 from backend.escalation.manual import Request as ApprovalAsk
 from backend.escalation.services import on_duty
 from backend.models import (
     TIERS,
     ApprovalKind,
-    ApprovalRequest,
     Event,
-    Hazard,
     HazardState,
     Role,
     Tier,
     User,
     utcnow,
 )
-from backend.offline import changes
-from backend.tasks.answers import parse_deadline, refused
+from backend.tasks.answers import act, origin_of, parse_deadline, refused
 from backend.tasks.services import Loaded, Origin
-from backend.web import after_change, device_of
 from sync import Rejected, Write
 
 
@@ -79,7 +76,7 @@ def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dic
         if r.state == "pending"
         and r.unit_path.startswith(principal.unit_path)
         and mine is not None
-        and TIERS.index(mine) >= TIERS.index(manual._tier_of_path(r.unit_path))
+        and TIERS.index(mine) >= TIERS.index(tier_of_path(r.unit_path))
     }
     duty_path = tier_path(hazard.unit_path, above) if above else None
     duty = on_duty(db, [duty_path], now).get(duty_path, []) if duty_path else []
@@ -125,16 +122,14 @@ class EscalationPages(Controller):
     guards = [signed_in]  # noqa: RUF012
 
     def _run(
-        self, request: Request[Any, Any, Any], db: Session, hazard_id: str, run: Any
+        self,
+        request: Request[Any, Any, Any],
+        db: Session,
+        hazard_id: str,
+        run: Callable[[Origin], list[Write]],
     ) -> Response[Any]:
-        try:
-            writes: list[Write] = run(Origin(now=utcnow(), device=device_of(request)))
-            changes.store(db, writes)
-            db.commit()
-        except Rejected as refusal:
-            db.rollback()
-            return refused(request, refusal)
-        return after_change(request, f"/hazards/{hazard_id.lower()}")
+        origin = origin_of(request)
+        return act(request, db, lambda: run(origin), f"/hazards/{hazard_id.lower()}")
 
     @post("/whistle", sync_to_thread=True)
     def whistle(
@@ -234,6 +229,3 @@ class EscalationPages(Controller):
         return self._run(
             request, db, hazard_id, lambda o: manual.resume(db, principal, hazard_id, o)
         )
-
-
-__all__ = ["ApprovalRequest", "EscalationPages", "Hazard", "escalation_context"]

@@ -1,16 +1,23 @@
-"""How the loop's pages answer: a refusal as a translated fragment with the right status, and
-the deadline fields of its forms."""
+"""How the loop's pages act and answer: one operation stored and committed in the request's
+transaction, a refusal as a translated fragment with the right status, and the deadline and
+position fields of their forms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response
+from sqlmodel import Session
 
 from backend.errors import AppError
-from backend.web import page, translator_of
-from sync import Rejected
+from backend.models import utcnow
+from backend.offline import changes
+from backend.tasks.mutations import position_of
+from backend.tasks.services import Origin
+from backend.web import after_change, device_of, page, translator_of
+from sync import Rejected, Write
 
 # How a refusal is answered on a page: a conflict with someone else's action is 409, bad
 # input 422, a role that may never do it 403, something outside the person's area 404.
@@ -61,3 +68,28 @@ def parse_deadline(value: str) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def origin_of(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = None) -> Origin:
+    """Now, from this browser; with the phone's position when the form carried one."""
+    position: tuple[float | None, float | None, float | None] = (None, None, None)
+    if form is not None:
+        try:
+            position = position_of(form)
+        except Rejected:
+            position = (None, None, None)  # a bad fix is dropped, the action itself stands
+    return Origin(now=utcnow(), device=device_of(request), position=position)
+
+
+def act(
+    request: Request[Any, Any, Any], db: Session, run: Callable[[], list[Write]], then: str
+) -> Response[Any]:
+    """Run one operation: store its writes and commit, then go to `then`; or, refused, roll
+    back everything it did and answer why."""
+    try:
+        changes.store(db, run())
+        db.commit()
+    except Rejected as refusal:
+        db.rollback()
+        return refused(request, refusal)
+    return after_change(request, then)

@@ -10,7 +10,7 @@ from backend.hazards.rules import MAX_PHOTOS, SHA256, is_uuid, optional_float
 from backend.offline.mutations import BackendContext, registry
 from backend.tasks import services
 from backend.tasks.services import Evidence, Origin
-from sync import Mutation, Rejected
+from sync import Mutation, Rejected, Write
 from sync.registry import Plan
 
 
@@ -54,40 +54,30 @@ def _uuid(args: dict[str, Any], key: str) -> str:
     return str(value).lower()
 
 
-def _run(
-    context: Any,
-    mutation: Mutation,
-    body: Callable[[BackendContext, Origin], Any],
-    result: dict[str, Any],
-) -> Plan:
-    assert isinstance(context, BackendContext)
-    writes = body(context, _origin(context, mutation))
-    return Plan(list(writes), result)
+def _register_simple(
+    name: str, target: str, text: str | None, operation: Callable[..., list[Write]]
+) -> None:
+    """A mutation naming one task or hazard (and perhaps a reason or note) that goes straight to
+    the service the pages call."""
+
+    def handler(context: Any, mutation: Mutation) -> Plan:
+        assert isinstance(context, BackendContext)
+        key = _uuid(mutation.args, target)
+        extra = (_text(mutation.args, text),) if text else ()
+        origin = _origin(context, mutation)
+        writes = operation(context.lookups.session, context.principal, key, *extra, origin)
+        return Plan(list(writes), {target: key})
+
+    registry.register(name)(handler)
 
 
-@registry.register("task.accept")
-def accept(context: Any, mutation: Mutation) -> Plan:
-    task_id = _uuid(mutation.args, "task_id")
-    return _run(
-        context,
-        mutation,
-        lambda ctx, origin: services.accept(ctx.lookups.session, ctx.principal, task_id, origin),
-        {"task_id": task_id},
-    )
-
-
-@registry.register("task.decline")
-def decline(context: Any, mutation: Mutation) -> Plan:
-    task_id = _uuid(mutation.args, "task_id")
-    reason = _text(mutation.args, "reason")
-    return _run(
-        context,
-        mutation,
-        lambda ctx, origin: services.decline(
-            ctx.lookups.session, ctx.principal, task_id, reason, origin
-        ),
-        {"task_id": task_id},
-    )
+for _name, _target, _text_key, _operation in (
+    ("task.accept", "task_id", None, services.accept),
+    ("task.decline", "task_id", "reason", services.decline),
+    ("hazard.verify", "hazard_id", "note", services.verify),
+    ("hazard.return", "hazard_id", "reason", services.send_back),
+):
+    _register_simple(_name, _target, _text_key, _operation)
 
 
 @registry.register("hazard.rectify")
@@ -102,39 +92,9 @@ def rectify(context: Any, mutation: Mutation) -> Plan:
     ):
         raise Rejected("validation_failed", fields={"photos": "photos"})
     evidence = Evidence(_uuid(args, "id"), _text(args, "note"), tuple(dict.fromkeys(photos)))
-    return _run(
-        context,
-        mutation,
-        lambda ctx, origin: services.rectify(
-            ctx.lookups.session, ctx.principal, hazard_id, evidence, origin
-        ),
-        {"hazard_id": hazard_id, "rectification_id": evidence.id},
+    assert isinstance(context, BackendContext)
+    origin = _origin(context, mutation)
+    writes = services.rectify(
+        context.lookups.session, context.principal, hazard_id, evidence, origin
     )
-
-
-@registry.register("hazard.verify")
-def verify(context: Any, mutation: Mutation) -> Plan:
-    hazard_id = _uuid(mutation.args, "hazard_id")
-    note = _text(mutation.args, "note")
-    return _run(
-        context,
-        mutation,
-        lambda ctx, origin: services.verify(
-            ctx.lookups.session, ctx.principal, hazard_id, note, origin
-        ),
-        {"hazard_id": hazard_id},
-    )
-
-
-@registry.register("hazard.return")
-def send_back(context: Any, mutation: Mutation) -> Plan:
-    hazard_id = _uuid(mutation.args, "hazard_id")
-    reason = _text(mutation.args, "reason")
-    return _run(
-        context,
-        mutation,
-        lambda ctx, origin: services.send_back(
-            ctx.lookups.session, ctx.principal, hazard_id, reason, origin
-        ),
-        {"hazard_id": hazard_id},
-    )
+    return Plan(writes, {"hazard_id": hazard_id, "rectification_id": evidence.id})

@@ -13,18 +13,13 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from backend.db import settings_of
+from backend.escalation.clocks import tier_path
 from backend.i18n import Translator
-from backend.models import Enterprise, Hazard, Role, Task, Unit, User
+from backend.models import Enterprise, Hazard, Role, Task, Tier, Unit, User
 from backend.push import outbox
-from backend.settings import Settings
 
 PENDING_KEY = "gridsafe.notifications"
-SETTINGS_KEY = "gridsafe.settings"
-
-
-def _settings(session: OrmSession) -> Settings | None:
-    settings = session.info.get(SETTINGS_KEY)
-    return settings if isinstance(settings, Settings) else None
 
 
 def _place(session: Session, hazard: Hazard) -> str:
@@ -56,7 +51,7 @@ def send(
     ids = sorted(set(user_ids))
     if not ids:
         return
-    settings = _settings(session)
+    settings = settings_of(session)
     default = settings.default_locale if settings else "zh"
     by_locale: dict[str, list[int]] = defaultdict(list)
     for user_id, locale in session.execute(
@@ -102,7 +97,7 @@ def send_many(
     wanted = sorted({user_id for people, *_ in items for user_id in people})
     if not wanted:
         return
-    settings = _settings(session)
+    settings = settings_of(session)
     default = settings.default_locale if settings else "zh"
     locales = {
         int(user_id): locale or default
@@ -214,8 +209,7 @@ def verification_wanted(session: Session, hazard: Hazard) -> None:
 
 def confirmation_wanted(session: Session, hazard: Hazard) -> None:
     """A major hazard's second confirmation: the street's dispatchers."""
-    parts = [part for part in hazard.unit_path.split("/") if part]
-    street = "/" + "/".join(parts[:3]) + "/"
+    street = tier_path(hazard.unit_path, Tier.STREET)
     dispatchers = session.execute(
         select(User.id)
         .join(Unit, Unit.id == User.unit_id)
@@ -256,7 +250,7 @@ def mark_accepted(session: Session, user_id: int, task_id: str) -> None:
 @event.listens_for(OrmSession, "after_commit")
 def _deliver_after_commit(session: OrmSession) -> None:
     ids = session.info.pop(PENDING_KEY, None)
-    settings = _settings(session)
+    settings = settings_of(session)
     if ids and settings is not None:
         outbox.send_after_commit(settings, ids)
 

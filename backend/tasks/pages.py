@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -24,34 +24,16 @@ from backend.escalation.manual import Request as ApprovalAsk
 from backend.escalation.pages import escalation_context
 from backend.hazards.rules import MAX_PHOTOS, is_id, is_uuid
 from backend.models import ApprovalKind, Hazard, HazardState, Role, Severity, UnitLevel, utcnow
-from backend.offline import changes
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
 from backend.tasks import queries, services
-from backend.tasks.answers import parse_deadline, refused
-from backend.tasks.mutations import position_of
+from backend.tasks.answers import act, origin_of, parse_deadline, refused
 from backend.tasks.rules import DISPATCHERS, Action, allowed_actions, default_deadlines
 from backend.tasks.services import Assignment, Evidence, Origin
 from backend.units.services import units_under
-from backend.web import after_change, device_of, page
+from backend.web import page
 from sync import Rejected, Write
 
 PAGE_SIZE = 30
-
-
-def _commit(db: Session, writes: list[Write]) -> None:
-    changes.store(db, writes)
-    db.commit()
-
-
-def _origin(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = None) -> Origin:
-    """Now, from this browser; with the phone's position when the form carried one."""
-    position: tuple[float | None, float | None, float | None] = (None, None, None)
-    if form is not None:
-        try:
-            position = position_of(form)
-        except Rejected:
-            position = (None, None, None)  # a bad fix is dropped, the action itself stands
-    return Origin(now=utcnow(), device=device_of(request), position=position)
 
 
 def loop_context(db: Session, principal: Principal, hazard: Hazard) -> dict[str, Any]:
@@ -165,7 +147,8 @@ class HazardLoopPages(Controller):
         accept_by = parse_deadline(str(form.accept_by))
         rectify_by = parse_deadline(str(form.rectify_by))
         people = form.people if isinstance(form.people, list) else [str(form.people)]
-        try:
+
+        def run() -> list[Write]:
             if accept_by is None or rectify_by is None:
                 raise Rejected("loop.deadlines")
             if not all(p.isdigit() and is_id(int(p)) for p in people):
@@ -177,14 +160,10 @@ class HazardLoopPages(Controller):
                 rectify_by=rectify_by,
                 instructions=str(form.instructions).strip(),
             )
-            writes = services.assign(
-                db, principal, hazard_id, assignment, _origin(request), str(uuid.uuid4())
-            )
-            _commit(db, writes)
-        except Rejected as refusal:
-            db.rollback()
-            return refused(request, refusal)
-        return after_change(request, f"/hazards/{hazard_id.lower()}")
+            origin = origin_of(request)
+            return services.assign(db, principal, hazard_id, assignment, origin, str(uuid.uuid4()))
+
+        return act(request, db, run, f"/hazards/{hazard_id.lower()}")
 
     @post("/dismiss", sync_to_thread=True)
     def dismiss(
@@ -285,15 +264,11 @@ class HazardLoopPages(Controller):
         request: Request[Any, Any, Any],
         db: Session,
         hazard_id: str,
-        run: Any,
+        run: Callable[[Origin], list[Write]],
         form: Mapping[str, Any] | None = None,
     ) -> Response[Any]:
-        try:
-            _commit(db, run(_origin(request, form)))
-        except Rejected as refusal:
-            db.rollback()
-            return refused(request, refusal)
-        return after_change(request, f"/hazards/{hazard_id.lower()}")
+        origin = origin_of(request, form)
+        return act(request, db, lambda: run(origin), f"/hazards/{hazard_id.lower()}")
 
 
 class TaskPages(Controller):
@@ -335,12 +310,13 @@ class TaskPages(Controller):
         principal: NamedDependency[Principal],
         task_id: FromPath[str],
     ) -> Response[Any]:
-        try:
-            _commit(db, services.accept(db, principal, task_id, _origin(request)))
-        except Rejected as refusal:
-            db.rollback()
-            return refused(request, refusal)
-        return after_change(request, f"/tasks/{task_id.lower()}")
+        origin = origin_of(request)
+        return act(
+            request,
+            db,
+            lambda: services.accept(db, principal, task_id, origin),
+            f"/tasks/{task_id.lower()}",
+        )
 
     @post("/{task_id:str}/decline", sync_to_thread=True)
     def decline(
@@ -351,15 +327,11 @@ class TaskPages(Controller):
         task_id: FromPath[str],
         data: URLEncodedBody[dict[str, str]],
     ) -> Response[Any]:
-        try:
-            writes = services.decline(
-                db, principal, task_id, data.get("reason", ""), _origin(request)
-            )
-            _commit(db, writes)
-        except Rejected as refusal:
-            db.rollback()
-            return refused(request, refusal)
-        return after_change(request, "/tasks")
+        origin = origin_of(request)
+        reason = data.get("reason", "")
+        return act(
+            request, db, lambda: services.decline(db, principal, task_id, reason, origin), "/tasks"
+        )
 
 
 ROUTES = [DispatchPages, HazardLoopPages, TaskPages]

@@ -29,6 +29,7 @@ from backend.models import (
     Task,
     TaskOffer,
     TaskState,
+    Tier,
     Unit,
     User,
 )
@@ -189,19 +190,13 @@ def _end_task(session: Session, task: Task, state: TaskState, now: datetime) -> 
     task.state = state.value
 
 
-def street_path_of(unit_path: str) -> str:
-    """The street office's path above a grid: paths are '/city/district/street/grid/'."""
-    parts = [part for part in unit_path.split("/") if part]
-    return "/" + "/".join(parts[:3]) + "/"
-
-
 # ---- dispatch -------------------------------------------------------------------------------
 
 
 def candidates(session: Session, hazard: Hazard) -> list[tuple[int, str, str, str]]:
     """Who a hazard may be offered to: the street's responders and the inspectors of its grid
     (id, name, role, unit name). Their area must contain the hazard, so they can see it."""
-    street = street_path_of(hazard.unit_path)
+    street = clocks.tier_path(hazard.unit_path, Tier.STREET)
     rows = session.execute(
         select(User.id, User.display_name, User.role, Unit.name, Unit.path)
         .join(Unit, Unit.id == User.unit_id)
