@@ -30,7 +30,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
+            # the application crashing, but a power cut or kernel crash may lose the last ones
+            # (never corrupting the file), pushes already answered included. FULL would
+            # close that, at one fsync per push. PostgreSQL keeps synchronous_commit on.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # A checkpoint copies the log into the database and syncs both files; at SQLite's
+            # default (every 1,000 pages, ~20 pushes of 50 reports) it was a third of a push's
+            # commit time. Every 10,000 pages (~40 MB of log) copies each hot index page once
+            # instead of ten times and syncs a tenth as often: +10% pushes/s. The price: a log
+            # of up to 40 MB to replay after a crash; the size limit gives the disk back after.
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            cursor.execute("PRAGMA journal_size_limit=67108864")
             cursor.close()
 
         return engine

@@ -5,7 +5,7 @@ once, in order, through handlers the application registers, and hands the result
 store the application implements. Pulls return what changed since an opaque cursor.
 """
 
-from sync.engine import apply_batch
+from sync.engine import BatchAborted, apply_batch
 from sync.protocol import (
     Change,
     ClientState,
@@ -20,6 +20,7 @@ from sync.pull import Cursor, pull
 from sync.registry import HandlerContext, MutationRegistry, Rejected, RetryLater
 
 __all__ = [
+    "BatchAborted",
     "Change",
     "ClientState",
     "Cursor",

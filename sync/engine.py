@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
 from sync.protocol import ClientState, Mutation, Outcome, Processed, PushResult, Status, Write
@@ -32,12 +32,26 @@ class SyncStore(Protocol):
 ErrorReporter = Callable[[Mutation, BaseException], None]
 
 
+class BatchAborted(Exception):
+    """A handler failed in a way that left the caller's transaction unusable (PostgreSQL aborts
+    it at the first failed statement). Nothing of the batch may be stored now: the caller rolls
+    back and applies the batch again with `mutation_id` among the refused."""
+
+    def __init__(self, mutation_id: int) -> None:
+        super().__init__(mutation_id)
+        self.mutation_id = mutation_id
+
+
+def _never(_error: BaseException) -> bool:
+    return False
+
+
 def _replay(mutation: Mutation, known: Processed | None) -> Outcome:
     if known is None:
         # Below the counter yet never seen: the phone skipped it and sends it late. Applying it
         # now would break the order, so it is refused for the user to redo.
         return Outcome(mutation.id, Status.REJECTED, "sync.out_of_order")
-    if known.digest != mutation.digest():
+    if not mutation.matches(known.digest):
         return Outcome(mutation.id, Status.CONFLICT, "sync.id_reused")
     return Outcome(mutation.id, Status.DUPLICATE, known.code)
 
@@ -48,8 +62,16 @@ def apply_batch(
     context: HandlerContext,
     mutations: Iterable[Mutation],
     report_error: ErrorReporter,
+    *,
+    refused: Collection[int] = (),
+    aborts: Callable[[BaseException], bool] = _never,
 ) -> PushResult:
-    """Apply a batch. Outcomes come back in id order, one per distinct mutation id."""
+    """Apply a batch. Outcomes come back in id order, one per distinct mutation id.
+
+    `aborts(error)`: whether a handler's error broke the transaction (then `BatchAborted` is
+    raised); `refused`: mutations whose handler did that on an earlier try, now refused as
+    `internal_error` without running it again. A savepoint per mutation would cost two round
+    trips each on PostgreSQL; this costs nothing until a handler fails."""
     client = store.lock_client(context.client_id)
     ordered: dict[int, Mutation] = {}
     for mutation in sorted(mutations, key=lambda m: m.id):
@@ -65,14 +87,20 @@ def apply_batch(
         if mutation.id <= last:
             outcomes.append(_replay(mutation, known.get(mutation.id)))
             continue
+        planned: list[Write] = []
         try:
-            outcome, planned = _apply_one(registry, context, mutation, report_error)
+            if mutation.id in refused:
+                outcome = Outcome(mutation.id, Status.REJECTED, "internal_error")
+            else:
+                outcome, planned = _apply_one(registry, context, mutation, report_error, aborts)
         except RetryLater:
             outcomes += [Outcome(m.id, Status.RETRY, "sync.retry") for m in pending[position:]]
             break
         writes += planned
         outcomes.append(outcome)
-        processed.append(Processed(mutation.id, outcome.status, mutation.digest(), outcome.code))
+        processed.append(
+            Processed(mutation.id, outcome.status, mutation.fingerprint(), outcome.code)
+        )
         last = mutation.id
     store.save(client, writes, processed, last)
     return PushResult(outcomes, last)
@@ -83,6 +111,7 @@ def _apply_one(
     context: HandlerContext,
     mutation: Mutation,
     report_error: ErrorReporter,
+    aborts: Callable[[BaseException], bool],
 ) -> tuple[Outcome, list[Write]]:
     handler = registry.handler(mutation.name)
     if handler is None:
@@ -99,5 +128,7 @@ def _apply_one(
         # A handler bug must not block everything behind it for ever: the mutation is refused
         # (the phone keeps it for the user) and the error goes to the operators.
         report_error(mutation, error)
+        if aborts(error):
+            raise BatchAborted(mutation.id) from error
         return Outcome(mutation.id, Status.REJECTED, "internal_error"), []
     return Outcome(mutation.id, Status.APPLIED, result=plan.result), plan.writes

@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 
 class Status(StrEnum):
     APPLIED = "applied"  # done now
@@ -28,13 +30,30 @@ class Mutation:
     at: datetime
 
     def digest(self) -> str:
-        """Fingerprint of the request, to tell an identical replay from a reused id."""
+        """Fingerprint of the request as servers stored it before 2026-11 (64 hex digits): kept
+        to recognise replays of mutations processed then."""
         canonical = _CANONICAL.encode([self.name, self.args])
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def fingerprint(self) -> str:
+        """Fingerprint of the request, to tell an identical replay from a reused id: the one
+        stored now. Keys sorted like `digest`, but encoded by msgspec in C (UTF-8, no ASCII
+        escaping) and hashed with BLAKE2b: a sixth of the cost. The "2:" prefix and 62 digits
+        keep it the column's 64 characters and never equal to a `digest`."""
+        canonical = _SORTED.encode((self.name, self.args))
+        return DIGEST_V2 + hashlib.blake2b(canonical, digest_size=31).hexdigest()
 
-# Stored digests are compared with replays for ever: this encoding must never change.
+    def matches(self, stored: str) -> bool:
+        """Whether a stored fingerprint (of either kind) is this request's."""
+        if stored.startswith(DIGEST_V2):
+            return stored == self.fingerprint()
+        return stored == self.digest()
+
+
+# Stored digests are compared with replays for ever: these encodings must never change.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_SORTED = msgspec.json.Encoder(order="sorted")
+DIGEST_V2 = "2:"
 
 
 @dataclass(frozen=True)

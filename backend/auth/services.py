@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlmodel import Session, col
 
 from backend.audit import Origin, record
@@ -15,6 +15,7 @@ from backend.auth.passwords import verify_password
 from backend.auth.policy import Principal, sign_in_allowed
 from backend.errors import AppError
 from backend.models import Role, SignInAttempt, Unit, User, UserSession, utcnow
+from backend.models.base import UTCDateTime
 from backend.settings import Settings
 
 
@@ -79,23 +80,54 @@ def end_sessions(session: Session, user_id: int) -> None:
     session.execute(delete(UserSession).where(col(UserSession.user_id) == user_id))
 
 
+# Every request runs this query: built once, with bound parameters, so a request only binds
+# and runs it (building and cache-keying the statement cost more than the query itself), and it
+# reads plain columns instead of loading a User entity.
+_PRINCIPAL = (
+    select(
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.unit_id,
+        Unit.path,
+        Unit.name,
+        User.enterprise_id,
+        User.locale,
+        User.scope_version,
+    )
+    .join(UserSession, col(UserSession.user_id) == col(User.id))
+    .join(Unit, col(Unit.id) == col(User.unit_id))
+    .where(
+        col(UserSession.token_hash) == bindparam("token_hash"),
+        col(UserSession.expires_at) > bindparam("now", type_=UTCDateTime()),
+        col(User.active).is_(True),
+    )
+)
+
+
 def principal_for_token(session: Session, token: str) -> Principal | None:
     """The signed-in user behind a cookie, re-read on every request so a change of role,
     unit or a deactivation takes effect at once."""
-    row = session.execute(
-        select(User, Unit.path, Unit.name)
-        .join(UserSession, UserSession.user_id == User.id)
-        .join(Unit, Unit.id == User.unit_id)
-        .where(
-            UserSession.token_hash == _token_hash(token),
-            UserSession.expires_at > utcnow(),
-            User.active.is_(True),
-        )
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(_PRINCIPAL, {"token_hash": _token_hash(token), "now": utcnow()})
+        .one_or_none()
+    )
     if row is None:
         return None
-    user, unit_path, unit_name = row
-    return principal_of(user, unit_path, unit_name)
+    return Principal(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=Role(row.role),
+        unit_id=row.unit_id,
+        unit_path=row.path,
+        unit_name=row.name,
+        enterprise_id=row.enterprise_id,
+        locale=row.locale,
+        scope_version=row.scope_version,
+    )
 
 
 def principal_of(user: User, unit_path: str, unit_name: str) -> Principal:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from backend.models import HazardCategory, Severity
 
@@ -46,7 +48,7 @@ def _optional_int(value: Any) -> tuple[int | None, bool]:
         return None, False
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON's 1e400 arrives as infinity
         return None, False
     return number, is_id(number)
 
@@ -69,29 +71,89 @@ def optional_float(value: Any, low: float, high: float) -> tuple[float | None, b
 
 
 def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """A UUID in its canonical 8-4-4-4-12 form, either case. Stricter than `uuid.UUID`, which
+    also takes dashes anywhere and non-ASCII digits, and a regular expression is a fifth of its
+    cost on the sync hot path."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Enum values as a dict: a membership test and the member in one lookup.
+_SEVERITY = {member.value: member for member in Severity}
+_CATEGORY = {member.value: member for member in HazardCategory}
+
+
+Id = Annotated[int, Meta(gt=0, le=MAX_ID)]
+
+
+class _Typed(msgspec.Struct):
+    """A report whose every field has the type and range the rules want, as phones send them:
+    checked in C in one call. Anything it refuses goes through the field-by-field checks of
+    `_parse_slowly`, which also name every problem, so both give the same answer."""
+
+    id: str
+    severity: Severity
+    category: HazardCategory
+    description: str
+    enterprise_id: Id | None = None
+    key_point_id: Id | None = None
+    grid_id: Id | None = None
+    latitude: Annotated[float, Meta(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Meta(ge=-180, le=180)] | None = None
+    accuracy_m: Annotated[float, Meta(ge=0, le=1_000_000)] | None = None
+    photos: Annotated[list[str], Meta(max_length=MAX_PHOTOS)] = []
 
 
 def parse_report(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str, str]]:
     """Clean fields, or None and {field: message key} for every problem found."""
+    try:
+        typed = msgspec.convert(raw, _Typed)
+    except msgspec.ValidationError:
+        return _parse_slowly(raw)
+    description = _description(typed.description)
+    if (
+        not is_uuid(typed.id)
+        or not description
+        or len(description) > MAX_DESCRIPTION
+        or (typed.enterprise_id is None and typed.grid_id is None)
+        or not all(SHA256.match(p) for p in typed.photos)
+    ):
+        return _parse_slowly(raw)
+    return (
+        ReportFields(
+            id=typed.id.lower(),
+            severity=typed.severity,
+            category=typed.category,
+            description=description,
+            enterprise_id=typed.enterprise_id,
+            key_point_id=typed.key_point_id,
+            grid_id=typed.grid_id,
+            latitude=typed.latitude,
+            longitude=typed.longitude,
+            accuracy_m=typed.accuracy_m,
+            photos=tuple(dict.fromkeys(typed.photos)),
+        ),
+        {},
+    )
+
+
+def _description(value: Any) -> str:
+    # PostgreSQL text cannot hold NUL: keeping one would fail the whole batch, for ever.
+    return str(value or "").replace("\x00", "").strip()
+
+
+def _parse_slowly(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str, str]]:
     errors: dict[str, str] = {}
     hazard_id = raw.get("id")
     if not is_uuid(hazard_id):
         errors["id"] = "invalid"
-    severity = str(raw.get("severity") or "")
-    if severity not in Severity.__members__.values():
+    severity = _SEVERITY.get(str(raw.get("severity") or ""))
+    if severity is None:
         errors["severity"] = "hazard.severity"
-    category = str(raw.get("category") or "")
-    if category not in HazardCategory.__members__.values():
+    category = _CATEGORY.get(str(raw.get("category") or ""))
+    if category is None:
         errors["category"] = "hazard.category"
-    # PostgreSQL text cannot hold NUL: keeping one would fail the whole batch, for ever.
-    description = str(raw.get("description") or "").replace("\x00", "").strip()
+    description = _description(raw.get("description"))
     if not description:
         errors["description"] = "required"
     elif len(description) > MAX_DESCRIPTION:
@@ -122,13 +184,13 @@ def parse_report(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str,
         and "enterprise_id" not in errors
     ):
         errors["enterprise_id"] = "hazard.where"
-    if errors:
+    if errors or severity is None or category is None:
         return None, errors
     return (
         ReportFields(
             id=str(hazard_id).lower(),
-            severity=Severity(severity),
-            category=HazardCategory(category),
+            severity=severity,
+            category=category,
             description=description,
             photos=tuple(dict.fromkeys(photos)),
             **numbers,

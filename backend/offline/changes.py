@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Table, Text, cast, func, literal
@@ -29,8 +30,11 @@ def change(
     unit_path: str,
     enterprise_id: int | None,
     data: dict[str, Any],
+    written_at: datetime | None = None,
 ) -> Write:
-    """A change-log row: `op` is "upsert" (here is the current state) or "remove"."""
+    """A change-log row: `op` is "upsert" (here is the current state) or "remove".
+    `written_at`: the transaction's "now" where the caller has one (a sync batch gives all its
+    rows one timestamp, stored once instead of converted row by row)."""
     return Write(
         "change",
         {
@@ -40,18 +44,26 @@ def change(
             "unit_path": unit_path,
             "enterprise_id": enterprise_id,
             "data": data,
-            "at": utcnow(),
+            "at": written_at or utcnow(),
         },
     )
 
 
 def event(
-    actor_id: int | None, action: str, entity: str, entity_id: object, unit_path: str, **data: Any
+    actor_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: object,
+    unit_path: str,
+    *,
+    written_at: datetime | None = None,
+    **data: Any,
 ) -> Write:
+    """An event row; `written_at` as for `change`, the rest of the keywords are its data."""
     return Write(
         "event",
         {
-            "at": utcnow(),
+            "at": written_at or utcnow(),
             "actor_id": actor_id,
             "action": action,
             "entity_type": entity,

@@ -20,14 +20,13 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.hazards.services import Lookups
 from backend.i18n import Translator
-from backend.models import SyncClient, utcnow
-from backend.offline.mutations import BackendContext, registry
+from backend.models import SyncClient
+from backend.offline.ingest import apply_push
 from backend.offline.schemas import ChangeOut, OutcomeOut, PullOut, PushIn, PushOut
-from backend.offline.store import ClientBelongsToAnother, SqlChangeSource, SqlSyncStore
+from backend.offline.store import ClientBelongsToAnother, SqlChangeSource
 from backend.web import device_of, translator_of
-from sync import Change, Mutation, Outcome, apply_batch, pull
+from sync import Change, Mutation, Outcome, pull
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +98,13 @@ class SyncApi(Controller):
         for mutation in mutations:
             if mutation.at.tzinfo is None:
                 raise AppError("validation_failed", fields={"at": "invalid"})
-        context = BackendContext(
-            client_id, utcnow(), principal, Lookups(db), device_of(request), batch=mutations
-        )
-        store = SqlSyncStore(db, principal, {m.id: m.name for m in mutations})
         try:
-            result = apply_batch(store, registry, context, mutations, _report_handler_error)
-            db.commit()
+            result = apply_push(db, principal, client_id, mutations, device_of(request))
         except ClientBelongsToAnother as error:
-            db.rollback()
             raise AppError("sync_client_taken") from error
         except (IntegrityError, DBAPIError) as error:
             # Lost a race (or the database hiccuped): nothing of the batch was stored; the phone
             # sends it again and gets each mutation's real answer then.
-            db.rollback()
             log.warning(
                 "sync push for client %s rolled back: %s", client_id, error.__class__.__name__
             )
@@ -159,9 +151,3 @@ def _change_out(change: Change) -> ChangeOut:
     # only to encode it again was most of a pull's time.
     data = msgspec.Raw(change.data) if isinstance(change.data, str) else change.data
     return ChangeOut(change.entity, change.id, change.op, data)  # type: ignore[arg-type]
-
-
-def _report_handler_error(mutation: Mutation, error: BaseException) -> None:
-    log.error(
-        "sync mutation %s (%s) failed in its handler", mutation.id, mutation.name, exc_info=error
-    )

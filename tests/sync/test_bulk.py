@@ -19,8 +19,8 @@ from backend.models import Change, Event, SyncMutation, Unit, User
 from backend.offline import bulk, changes
 from backend.offline.store import SqlSyncStore
 from sync import Mutation
-from tests.conftest import sign_in
-from tests.sync.conftest import new_client_id, push_raw, table_counts
+from tests.conftest import enterprise_in, sign_in
+from tests.sync.conftest import QINGSHAN_GRID, new_client_id, push_raw, report, table_counts
 
 EVENT: Table = Event.__table__  # type: ignore[attr-defined]
 CHANGE: Table = Change.__table__  # type: ignore[attr-defined]
@@ -160,6 +160,60 @@ def test_digest_is_the_one_earlier_servers_stored() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert mutation.digest() == "6682de6eb1288d2888ebfcaf36cce4f189ff6d0f0075edd6598b980e208c508a"
+
+
+def test_fingerprint_is_pinned_and_replays_match_either_kind() -> None:
+    args = {
+        "id": "0190a3c4-1234-7abc-8def-0123456789ab",
+        "description": "消防通道被货物堵塞",
+        "latitude": 30.5,
+        "photos": ["ab" * 32],
+        "grid_id": None,
+        "nested": {"b": 1, "a": [1.5, True]},
+    }
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    mutation = Mutation(7, "hazard.report", args, at)
+    # Stored for ever too: this value must never change either.
+    assert mutation.fingerprint() == (
+        "2:eae47d0c11a9bc13bf84003394192f61f702de0c0f5f671f76847c0b09c47b"
+    )
+    assert len(mutation.fingerprint()) == 64  # the column's width
+    # The same request with its keys in another order, sent later: the same fingerprint.
+    reordered = Mutation(7, "hazard.report", dict(reversed(args.items())), at.replace(year=2027))
+    assert reordered.matches(mutation.fingerprint())
+    assert reordered.matches(mutation.digest())
+    changed = Mutation(7, "hazard.report", {**args, "latitude": 30.6}, at)
+    renamed = Mutation(7, "inspection.check_in", args, at)
+    for other in (changed, renamed):
+        assert not other.matches(mutation.fingerprint())
+        assert not other.matches(mutation.digest())
+
+
+def test_a_mutation_stored_with_an_old_digest_replays_as_a_duplicate(
+    client: TestClient[Any], db: Session
+) -> None:
+    """Rows written before fingerprints replaced digests still answer replays correctly."""
+    sign_in(client, "inspector")
+    own = enterprise_in(db, QINGSHAN_GRID)
+    client_id = new_client_id()
+    batch = [report(1, own.id), report(2, own.id)]
+    assert push_raw(client, client_id, batch).status_code == 200
+    stored = (
+        db.execute(select(SyncMutation).where(col(SyncMutation.client_id) == client_id))
+        .scalars()
+        .all()
+    )
+    assert [row.digest[:2] for row in stored] == ["2:", "2:"]
+    first = batch[0]
+    old = Mutation(1, first["name"], first["args"], datetime.now(UTC)).digest()
+    db.execute(
+        text("UPDATE sync_mutation SET digest = :d WHERE client_id = :c AND mutation_id = 1"),
+        {"d": old, "c": client_id},
+    )
+    db.commit()
+    reused = {**batch[1], "args": {**batch[1]["args"], "description": "another report"}}
+    again = push_raw(client, client_id, [first, reused])
+    assert [item["status"] for item in again.json()["results"]] == ["duplicate", "conflict"]
 
 
 def test_change_rows_carry_the_writing_transaction_id(db: Session) -> None:

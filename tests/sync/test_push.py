@@ -200,6 +200,93 @@ def test_a_handler_bug_refuses_one_mutation_and_not_those_behind_it(
     assert count(db, Hazard, Hazard.client_id == client_id) == 2
 
 
+def test_a_database_error_in_a_handler_refuses_that_mutation_only(
+    client: TestClient[Any],
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL aborts the transaction at a failed statement: without a second try, every
+    push of this batch would answer `sync_retry` for ever and the outbox behind it would stick."""
+    own = enterprise_in(db, QINGSHAN_GRID)
+    original = mutations.registry.handler("hazard.report")
+    assert original is not None
+    calls: list[int] = []
+
+    def failing_sql(context: Any, mutation: Mutation) -> Plan:
+        calls.append(mutation.id)
+        if mutation.args["description"] == "bad sql":
+            context.lookups.session.execute(text("SELECT * FROM no_such_table"))
+        return original(context, mutation)
+
+    monkeypatch.setitem(mutations.registry._handlers, "hazard.report", failing_sql)
+    sign_in(client, "inspector")
+    client_id = new_client_id()
+    batch = [
+        report(1, own.id),
+        report(2, own.id, description="bad sql"),
+        report(3, own.id),
+        report(4, own.id, description="bad sql"),
+        report(5, own.id),
+    ]
+    body = push(client, client_id, batch, **{"accept-language": "en"})
+    assert statuses(body) == {
+        1: ("applied", ""),
+        2: ("rejected", "internal_error"),
+        3: ("applied", ""),
+        4: ("rejected", "internal_error"),
+        5: ("applied", ""),
+    }
+    assert "no_such_table" not in str(body)
+    assert "failed in its handler" in caplog.text
+    # A failing handler runs once: on the next try its mutation is refused without it.
+    assert calls.count(2) == 1
+    assert calls.count(4) == 1
+    applied = [batch[i]["args"]["id"] for i in (0, 2, 4)]
+    assert count(db, Hazard, Hazard.client_id == client_id) == 3
+    assert {h for h in applied if db.get(Hazard, h) is not None} == set(applied)
+    assert count(db, SyncMutation, SyncMutation.client_id == client_id) == 5
+    assert last_mutation_id(db, client_id) == 5
+    assert {item["status"] for item in push(client, client_id, batch)["results"]} == {"duplicate"}
+
+
+def test_a_temporary_database_error_in_a_handler_asks_for_the_batch_again(
+    client: TestClient[Any], db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled statement may pass next time: nothing is refused for ever, nothing stored."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("a statement timeout is PostgreSQL's")
+    own = enterprise_in(db, QINGSHAN_GRID)
+    original = mutations.registry.handler("hazard.report")
+    assert original is not None
+    slow = {"on": True}
+
+    def timing_out(context: Any, mutation: Mutation) -> Plan:
+        if mutation.id == 2 and slow["on"]:
+            session = context.lookups.session
+            session.execute(text("SET LOCAL statement_timeout = 1"))
+            session.execute(text("SELECT pg_sleep(0.05)"))
+        return original(context, mutation)
+
+    monkeypatch.setitem(mutations.registry._handlers, "hazard.report", timing_out)
+    sign_in(client, "inspector")
+    client_id = new_client_id()
+    batch = [report(1, own.id), report(2, own.id), report(3, own.id)]
+    before = table_counts(db)
+    response = push_raw(client, client_id, batch)
+    assert response.status_code == 503
+    assert response.json()["code"] == "sync_retry"
+    assert table_counts(db) == before
+    assert last_mutation_id(db, client_id) is None
+
+    slow["on"] = False
+    assert statuses(push(client, client_id, batch)) == {
+        1: ("applied", ""),
+        2: ("applied", ""),
+        3: ("applied", ""),
+    }
+
+
 def test_permission_revoked_while_offline(client: TestClient[Any], db: Session) -> None:
     old = enterprise_in(db, QINGSHAN_GRID)
     sign_in(client, "inspector")
