@@ -45,7 +45,7 @@ from backend.push.pages import NotificationPages
 from backend.settings import Settings
 from backend.tasks import mutations as _loop_mutations  # noqa: F401  (registers task.accept …)
 from backend.tasks.pages import ROUTES as LOOP_ROUTES
-from backend.web import locale_of, translator_of
+from backend.web import install_time_filters, locale_of, translator_of
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 STATIC_DIR = PWA_DIR / "static"
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = make_engine(settings.resolved_database_url)
     environment = _jinja_environment()
     environment.globals["asset_version"] = pwa.asset_version(STATIC_DIR)
+    install_time_filters(environment, settings.zone)
     secret = settings.resolved_secret_key
 
     def dispose_engine() -> None:

@@ -6,9 +6,12 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.timezone import zone
 
 
 class ConfigurationError(RuntimeError):
@@ -104,6 +107,21 @@ class Settings(BaseSettings):
     second_channel_secret: str = Field(
         "", description="Key of the webhook's HMAC-SHA256 signature header."
     )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone in which people read and enter times; the database keeps UTC.",
+    )
+
+    @model_validator(mode="after")
+    def _check_timezone(self) -> Settings:
+        try:
+            zone(self.timezone)
+        except ValueError:
+            raise ConfigurationError(
+                f"GRIDSAFE_TIMEZONE={self.timezone!r} is not a time zone this machine knows,"
+                " e.g. Asia/Shanghai."
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:
@@ -149,6 +167,11 @@ class Settings(BaseSettings):
     @property
     def qr_old_secrets(self) -> tuple[str, ...]:
         return tuple(part.strip() for part in self.qr_old_secret_keys.split(",") if part.strip())
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone of GRIDSAFE_TIMEZONE (checked at start-up), for showing and reading times."""
+        return zone(self.timezone)
 
     @property
     def is_production(self) -> bool:

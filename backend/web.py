@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any
 
 from jinja2 import Environment
@@ -10,6 +12,7 @@ from litestar import Request, Response
 from litestar.response import Redirect, Template
 
 from backend.i18n import LOCALE_COOKIE, Translator, negotiate
+from backend.timezone import DISPLAY, format_local, to_local_input
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
@@ -46,6 +49,23 @@ def translator_of(request: Request[Any, Any, Any]) -> Translator:
         translator = state["translator"] = Translator(locale_of(request))
     assert isinstance(translator, Translator)
     return translator
+
+
+def zone_of(request: Request[Any, Any, Any]) -> tzinfo:
+    """Where the people of this deployment read their clocks (GRIDSAFE_TIMEZONE)."""
+    where: tzinfo = request.app.state.settings.zone
+    return where
+
+
+def install_time_filters(environment: Environment, where: tzinfo) -> None:
+    """`{{ moment|local }}`, `{{ moment|local('%m-%d %H:%M') }}` show a UTC moment as local
+    wall-clock time; `{{ moment|local_input }}` is the value of a datetime-local field."""
+
+    def local(moment: datetime | None, pattern: str = DISPLAY) -> str:
+        return format_local(moment, where, pattern)
+
+    environment.filters["local"] = local
+    environment.filters["local_input"] = partial(to_local_input, where=where)
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -21,6 +21,7 @@ from backend.escalation.services import sweep
 from backend.models import ApprovalRequest, Event, Hazard, Role, Unit, User, utcnow
 from backend.models.push import Notification
 from backend.settings import Settings
+from backend.timezone import from_local_input, to_local_input, zone
 from tests.conftest import post_form, sign_in
 from tests.push.conftest import worker_on
 from tests.services import REDIS_URL, require_postgres, require_redis
@@ -195,8 +196,8 @@ def test_more_time_needs_the_tier_above(client: TestClient[Any], db: Session) ->
     task = open_task(db, hazard_id)
     sign_in(client, "responder")
     post_form(client, f"/tasks/{task.id}/accept", {})
-    until = (task.rectify_by + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    earlier = (task.rectify_by - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    until = to_local_input(task.rectify_by + timedelta(days=10), zone())
+    earlier = to_local_input(task.rectify_by - timedelta(days=1), zone())
     bad = post_form(
         client,
         f"/hazards/{hazard_id}/approvals",
@@ -232,7 +233,7 @@ def test_more_time_needs_the_tier_above(client: TestClient[Any], db: Session) ->
     )
     assert yes.status_code == 303
     row = hazard(db, hazard_id)
-    new_deadline = datetime.fromisoformat(until).replace(tzinfo=UTC)
+    new_deadline = from_local_input(until, zone())
     assert (row.rectify_by, row.due_at) == (new_deadline, new_deadline)
     assert open_task(db, hazard_id).rectify_by == new_deadline
     assert [a for a, _ in events(db, hazard_id, "approval.")] == [

@@ -23,6 +23,7 @@ from backend.models import (
     User,
 )
 from backend.models.push import Notification
+from backend.timezone import to_local_input, zone
 from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
 from tests.sync.conftest import push, statuses
 from tests.test_hazard_pages import jpeg, report
@@ -42,7 +43,8 @@ def reported(client: TestClient[Any], db: Session, severity: str = "general") ->
 
 
 def deadline(hours: float) -> str:
-    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+    """What a person types into the datetime-local field: Beijing wall-clock time."""
+    return to_local_input(datetime.now(UTC) + timedelta(hours=hours), zone())
 
 
 def assign(client: TestClient[Any], hazard_id: str, people: list[int], **extra: Any) -> Any:

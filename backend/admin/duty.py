@@ -5,7 +5,7 @@ where no shift covers a moment, escalation tells the unit's officers of the tier
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select
@@ -13,35 +13,27 @@ from sqlmodel import Session
 
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_administer, sees_unit
+from backend.db import settings_of
 from backend.errors import AppError
 from backend.models import DutyShift, Unit, UnitLevel, User
+from backend.timezone import DEFAULT_ZONE, from_local_input, to_local, zone, zone_for
 
-# Asia/Shanghai: China keeps one offset all year (no daylight saving), so a fixed zone is exact
-# and needs no time-zone database on the server.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Beijing time: the default GRIDSAFE_TIMEZONE, and the zone the demo roster is laid out in.
+SHANGHAI = zone(DEFAULT_ZONE)
 ROSTER_LEVELS = (UnitLevel.CITY.value, UnitLevel.DISTRICT.value, UnitLevel.STREET.value)
 MAX_SHIFT = timedelta(days=31)
 MAX_NOTE = 200
 DAYS_SHOWN = 14
 
 
-def parse_moment(text: str) -> datetime | None:
-    """An ISO date-time with an offset, or a wall-clock time in Asia/Shanghai; None if unreadable.
-    `2026-12-01T08:00`, `2026-12-01 08:00:00+08:00`, `2026/12/01 08:00` all read."""
-    text = text.strip().replace("/", "-")
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
-    return moment.astimezone(UTC)
+def parse_moment(text: str, where: tzinfo = SHANGHAI) -> datetime | None:
+    """An ISO date-time with an offset, or a wall-clock time in `where` (GRIDSAFE_TIMEZONE); None
+    if unreadable. `2026-12-01T08:00`, `2026-12-01 08:00:00+08:00`, `2026/12/01 08:00` all read."""
+    return from_local_input(text.replace("/", "-"), where)
 
 
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(SHANGHAI)
+def local(moment: datetime, where: tzinfo = SHANGHAI) -> datetime:
+    return to_local(moment, where)
 
 
 @dataclass(frozen=True)
@@ -160,7 +152,8 @@ def add_shift(session: Session, principal: Principal, data: ShiftInput, origin: 
     unit = roster_unit(session, principal, data.unit_id)
     if unit is None:
         raise AppError("validation_failed", fields={"unit_id": "duty.unit"})
-    starts_at, ends_at = parse_moment(data.starts_at), parse_moment(data.ends_at)
+    where = zone_for(settings_of(session))
+    starts_at, ends_at = parse_moment(data.starts_at, where), parse_moment(data.ends_at, where)
     note = data.note.strip()
     errors = window_errors(starts_at, ends_at, note)
     user = member(session, unit, data.user_id)

@@ -16,9 +16,11 @@ from sqlmodel import Session
 from backend.admin.duty import ROSTER_LEVELS, parse_moment, window_errors
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_administer
+from backend.db import settings_of
 from backend.enterprises.importing import MAX_BYTES, MAX_ROWS, _table
 from backend.errors import AppError
 from backend.models import DutyShift, Unit, User
+from backend.timezone import zone_for
 
 COLUMNS = ("unit_code", "username", "starts_at", "ends_at", "note")
 REQUIRED = COLUMNS[:4]
@@ -147,10 +149,12 @@ def import_roster(
             held[shift.user_id].append(shift)
     report = RosterReport(filename)
     planned: list[_Planned] = []
+    where = zone_for(settings_of(session))
     seen: set[tuple[int, int, datetime]] = set()
     for line, raw in rows:
         code, username = raw["unit_code"].strip(), raw["username"].strip().lower()
-        starts_at, ends_at = parse_moment(raw["starts_at"]), parse_moment(raw["ends_at"])
+        starts_at = parse_moment(raw["starts_at"], where)
+        ends_at = parse_moment(raw["ends_at"], where)
         note = raw.get("note", "").strip()
         errors = window_errors(starts_at, ends_at, note)
         unit, user = units.get(code), users.get(username)

@@ -4,7 +4,7 @@ delete, import a CSV. Times are shown and entered in Beijing time (Asia/Shanghai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -22,7 +22,7 @@ from backend.auth.policy import Principal
 from backend.enterprises.importing import MAX_BYTES
 from backend.errors import AppError
 from backend.models import Unit, utcnow
-from backend.web import after_change, page
+from backend.web import after_change, page, zone_of
 
 
 @dataclass
@@ -30,13 +30,13 @@ class RosterUpload:
     file: UploadFile | None = None
 
 
-def _start(value: str) -> datetime:
-    """Midnight (Beijing time) of the day asked for, else today."""
+def _start(value: str, where: tzinfo) -> datetime:
+    """Midnight (local time, GRIDSAFE_TIMEZONE) of the day asked for, else today."""
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        day = duty.local(utcnow()).date()
-    return datetime.combine(day, time(), tzinfo=duty.SHANGHAI)
+        day = duty.local(utcnow(), where).date()
+    return datetime.combine(day, time(), tzinfo=where)
 
 
 def _context(
@@ -60,7 +60,6 @@ def _context(
         "people": duty.people_of(db, unit) if unit else [],
         "form": form or {},
         "errors": errors or {},
-        "local": duty.local,
         "columns": COLUMNS,
         "megabytes": MAX_BYTES // (1024 * 1024),
         "report": None,
@@ -85,7 +84,11 @@ class DutyPages(Controller):
         chosen = duty.roster_unit(db, principal, _as_id(unit)) if unit else None
         if unit and chosen is None:
             raise AppError("not_found")
-        return page(request, "admin/duty.html", _context(db, principal, chosen, _start(start)))
+        return page(
+            request,
+            "admin/duty.html",
+            _context(db, principal, chosen, _start(start, zone_of(request))),
+        )
 
     @post("/", sync_to_thread=True)
     def add(
@@ -110,7 +113,9 @@ class DutyPages(Controller):
                 raise
             db.rollback()
             unit = duty.roster_unit(db, principal, shift.unit_id)
-            context = _context(db, principal, unit, _start(""), data, error.fields, error=error)
+            context = _context(
+                db, principal, unit, _start("", zone_of(request)), data, error.fields, error=error
+            )
             return page(request, "admin/duty.html", context, block="form", status_code=422)
         return after_change(request, f"/admin/duty?unit={shift.unit_id}")
 
@@ -142,11 +147,13 @@ class DutyPages(Controller):
             report = import_roster(db, principal, filename, content, origin)
         except AppError as error:
             db.rollback()
-            context = _context(db, principal, None, _start(""), import_error=error)
+            context = _context(
+                db, principal, None, _start("", zone_of(request)), import_error=error
+            )
             return page(
                 request, "admin/duty.html", context, block="importer", status_code=error.status
             )
-        context = _context(db, principal, None, _start(""), report=report)
+        context = _context(db, principal, None, _start("", zone_of(request)), report=report)
         return page(request, "admin/duty.html", context, block="importer")
 
 

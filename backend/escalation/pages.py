@@ -32,6 +32,7 @@ from backend.models import (
 )
 from backend.tasks.answers import act, origin_of, parse_deadline, refused
 from backend.tasks.services import Loaded, Origin
+from backend.web import zone_of
 from sync import Rejected, Write
 
 
@@ -191,7 +192,9 @@ class EscalationPages(Controller):
         kind = data.get("kind", "")
         if kind not in set(ApprovalKind):
             return refused(request, Rejected("esc.kind"))
-        until: datetime | None = parse_deadline(data.get("until", "")) if kind == "extend" else None
+        until: datetime | None = None
+        if kind == "extend":
+            until = parse_deadline(data.get("until", ""), zone_of(request))
         ask = ApprovalAsk(ApprovalKind(kind), data.get("reason", ""), until)
         return self._run(
             request,

@@ -5,7 +5,7 @@ position fields of their forms."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from litestar import Request, Response
@@ -16,6 +16,7 @@ from backend.models import utcnow
 from backend.offline import changes
 from backend.tasks.mutations import position_of
 from backend.tasks.services import Origin
+from backend.timezone import from_local_input
 from backend.web import after_change, device_of, page, translator_of
 from sync import Rejected, Write
 
@@ -61,13 +62,9 @@ def refused(request: Request[Any, Any, Any], refusal: Rejected) -> Response[Any]
     return page(request, "error.html", context, block="message", status_code=status)
 
 
-def parse_deadline(value: str) -> datetime | None:
-    """A `datetime-local` field, read as UTC (the form says so)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def parse_deadline(value: str, where: tzinfo) -> datetime | None:
+    """A `datetime-local` field: wall-clock time where the people are (GRIDSAFE_TIMEZONE)."""
+    return from_local_input(value, where)
 
 
 def origin_of(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = None) -> Origin:

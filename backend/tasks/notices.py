@@ -18,6 +18,7 @@ from backend.escalation.clocks import tier_path
 from backend.i18n import Translator
 from backend.models import Enterprise, Hazard, Role, Task, Tier, Unit, User
 from backend.push import outbox
+from backend.timezone import format_local, zone_for
 
 PENDING_KEY = "gridsafe.notifications"
 
@@ -32,8 +33,9 @@ def _place(session: Session, hazard: Hazard) -> str:
     return str(session.execute(select(Unit.name).where(Unit.id == hazard.grid_id)).scalar() or "")
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%m-%d %H:%M") + " UTC"
+def _when(session: Session, moment: datetime) -> str:
+    """Local wall-clock time, as the pages show it: a push is read on a phone, not a server."""
+    return format_local(moment, zone_for(settings_of(session)), "%m-%d %H:%M")
 
 
 def send(
@@ -156,7 +158,7 @@ def task_offered(
         f"/tasks/{task_id}",
         task_id=task_id,
         actions=("accept", "decline"),
-        deadline=_when(accept_by),
+        deadline=_when(session, accept_by),
     )
 
 

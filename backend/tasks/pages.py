@@ -30,7 +30,7 @@ from backend.tasks.answers import act, origin_of, parse_deadline, refused
 from backend.tasks.rules import DISPATCHERS, Action, allowed_actions, default_deadlines
 from backend.tasks.services import Assignment, Evidence, Origin
 from backend.units.services import units_under
-from backend.web import page
+from backend.web import page, zone_of
 from sync import Rejected, Write
 
 PAGE_SIZE = 30
@@ -53,8 +53,9 @@ def loop_context(db: Session, principal: Principal, hazard: Hazard) -> dict[str,
         accept_by, rectify_by = default_deadlines(Severity(hazard.severity), utcnow())
         context["assign"] = {
             "candidates": services.candidates(db, hazard),
-            "accept_by": accept_by.strftime("%Y-%m-%dT%H:%M"),
-            "rectify_by": rectify_by.strftime("%Y-%m-%dT%H:%M"),
+            # Aware UTC; the form shows them in local time (|local_input).
+            "accept_by": accept_by,
+            "rectify_by": rectify_by,
             "has_enterprise": hazard.enterprise_id is not None,
         }
     return context
@@ -144,8 +145,8 @@ class HazardLoopPages(Controller):
     ) -> Response[Any]:
         """`people` is repeated once per person ticked (a plain value when just one is)."""
         form = AssignForm(**{k: v for k, v in data.items() if k in AssignForm.__dataclass_fields__})
-        accept_by = parse_deadline(str(form.accept_by))
-        rectify_by = parse_deadline(str(form.rectify_by))
+        accept_by = parse_deadline(str(form.accept_by), zone_of(request))
+        rectify_by = parse_deadline(str(form.rectify_by), zone_of(request))
         people = form.people if isinstance(form.people, list) else [str(form.people)]
 
         def run() -> list[Write]:
