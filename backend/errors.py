@@ -121,11 +121,34 @@ def _close_uploads(request: Request[Any, Any, Any]) -> None:
                 item.file.close()
 
 
+def _recognise(request: Request[Any, Any, Any]) -> None:
+    """An address no route matches (and a form refused by the CSRF check) never reaches the
+    session middleware, so its error page would lose the signed-in person's nav and language.
+    Look the session up here. A sync handler, so one indexed query on the event loop: only for
+    these pages, never for a server error (the database may be what failed)."""
+    if "user" in request.scope:
+        return
+    # Imported here: the session lookup lives in auth, which itself raises AppError from here.
+    from backend.auth.middleware import SESSION_COOKIE
+    from backend.auth.services import principal_for_token
+
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    try:
+        with request.app.state.session_factory() as session:
+            request.scope["user"] = principal_for_token(session, token)
+    except Exception:
+        log.exception("could not look up the session for an error page")
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     _close_uploads(request)
     code, status, params, fields = _classify(exc)
     if status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    elif not is_api(request) and not wants_fragment(request):
+        _recognise(request)
     t = translator_of(request)
     message = t(f"errors.{code}", **params)
     if is_api(request):

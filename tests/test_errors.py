@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from litestar import Litestar, get
 from litestar.testing import TestClient
+from sqlalchemy import update
+from sqlmodel import Session
 
 from backend.app import create_app
+from backend.models import User
 from backend.settings import Settings
 from tests.conftest import csrf_token, sign_in
 
@@ -105,3 +108,63 @@ def test_security_headers(client: TestClient[Any]) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["vary"] == "HX-Request"
+
+
+def test_a_lost_signed_in_person_gets_the_nav_and_a_way_home(client: TestClient[Any]) -> None:
+    """An address no route matches never passes the session middleware; its page still knows
+    who is signed in, and speaks their language."""
+    sign_in(client, "dispatcher")
+    for path in ("/no-such-page", "/hazards/no/such/thing", "/enterprises/999999"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert 'data-error-page="404"' in page.text
+        assert 'class="tabs"' in page.text, path  # the app's nav
+        assert 'href="/dispatch"' in page.text  # this person's own tabs
+        assert "页面不存在" in page.text
+        assert "data-home-link" in page.text
+        assert "data-signin-link" not in page.text
+    client.post("/language", data={"lang": "en", "next": "/", "_csrf_token": csrf_token(client)})
+    english = client.get("/no-such-page")
+    assert "Page not found" in english.text
+    assert "Back to home" in english.text
+
+
+def test_forbidden_page_has_the_nav(client: TestClient[Any]) -> None:
+    sign_in(client, "inspector")
+    page = client.get("/admin")
+    assert page.status_code == 403
+    assert 'data-error-page="403"' in page.text
+    assert 'class="tabs"' in page.text
+    assert "无权访问" in page.text
+
+
+def test_a_lost_visitor_is_offered_sign_in_and_api_stays_json(client: TestClient[Any]) -> None:
+    page = client.get("/no-such-page", headers={"accept-language": "en"})
+    assert page.status_code == 404
+    assert 'class="tabs"' not in page.text
+    assert "data-signin-link" in page.text
+    assert "Page not found" in page.text
+    sign_in(client, "dispatcher")
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["code"] == "not_found"
+    fragment = client.get("/no-such-page", headers={"hx-request": "true"})
+    assert fragment.status_code == 404
+    assert "<nav" not in fragment.text
+    assert 'data-error-code="not_found"' in fragment.text
+
+
+def test_a_lost_page_speaks_the_language_the_person_chose(
+    client: TestClient[Any], db: Session
+) -> None:
+    """No language cookie on this browser: the account's own choice decides, which only a
+    recognised session can tell."""
+    db.execute(update(User).where(User.username == "dispatcher").values(locale="en"))
+    db.commit()
+    sign_in(client, "dispatcher")
+    client.cookies.delete("gs_lang")
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert "Page not found" in page.text
+    assert 'lang="en"' in page.text
