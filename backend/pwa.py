@@ -37,6 +37,9 @@ PRECACHE = (
 # Pages a signed-in person must be able to open with no network; the worker keeps a copy of
 # each as soon as someone is signed in (they hold the user's data, so never at install).
 OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks")
+# How long the worker waits for a page from the network before showing the kept copy: on a
+# connection that is up but passes nothing, a fetch can take a minute to fail.
+NETWORK_TIMEOUT_MS = 4000
 
 
 def asset_version(static_dir: Path) -> str:
@@ -97,6 +100,7 @@ class PwaRoutes(Controller):
                 "version": version,
                 "precache": json.dumps(list(PRECACHE)),
                 "offline_pages": json.dumps(list(OFFLINE_PAGES)),
+                "network_timeout_ms": NETWORK_TIMEOUT_MS,
             },
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},

@@ -160,20 +160,49 @@ async function offlinePage() {
   return (await caches.match("/offline", { cacheName: SHELL })) || Response.error();
 }
 
-// Pages: the network first, so people see fresh data; the last copy or the offline page without it.
+// On "lie-fi" (signal bars, yet nothing gets through) a fetch can hang for a minute before it
+// fails. After this long the kept copy is shown instead; the network's answer, if it still
+// comes, refreshes the copy for the next visit.
+const NETWORK_TIMEOUT_MS = {{ network_timeout_ms }};
+const TIMED_OUT = Symbol("timed out");
+
+async function keptPage(request) {
+  const url = new URL(request.url);
+  // /hazards/new?enterprise_id=… offline: the kept form (its script picks the enterprise).
+  const kept = OFFLINE_PAGES.includes(url.pathname) && await caches.match(url.pathname, { cacheName: PAGES });
+  return (await caches.match(request, { cacheName: PAGES })) || kept || null;
+}
+
+// Pages: the network first, so people see fresh data; the last copy when the network fails or
+// is too slow, the offline page when there is no copy.
 async function networkFirstPage(event) {
   const request = event.request;
-  try {
-    const response = await fetch(request);
-    if (isCacheablePage(request, response)) {
-      event.waitUntil(storePage(request, response.clone()));
+  const generation = pagesGeneration;
+  const network = fetch(request);
+  // Registered before anything is awaited, so the worker stays alive for a late answer, and
+  // cloned in the first handler, before the page starts reading the body.
+  event.waitUntil(network.then((response) => {
+    // A copy that arrives after a sign-in or sign-out belongs to the previous person.
+    if (isCacheablePage(request, response) && generation === pagesGeneration) {
+      return storePage(request, response.clone());
     }
-    return response;
+    return undefined;
+  }).catch(() => {}));
+  let timer;
+  const slow = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), NETWORK_TIMEOUT_MS);
+  });
+  try {
+    const first = await Promise.race([network, slow]);
+    if (first !== TIMED_OUT) {
+      return first;
+    }
+    // Nothing kept: waiting on is still better than the offline page.
+    return (await keptPage(request)) || await network;
   } catch (error) {
-    const url = new URL(request.url);
-    // /hazards/new?enterprise_id=… offline: the kept form (its script picks the enterprise).
-    const kept = OFFLINE_PAGES.includes(url.pathname) && await caches.match(url.pathname, { cacheName: PAGES });
-    return (await caches.match(request, { cacheName: PAGES })) || kept || offlinePage();
+    return (await keptPage(request)) || offlinePage();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from backend.demo.seed import DEMO_PASSWORD
-from backend.pwa import PRECACHE
+from backend.pwa import NETWORK_TIMEOUT_MS, PRECACHE
 from tests.browser.conftest import LiveServer, screenshot
 
 pytestmark = pytest.mark.browser
@@ -411,4 +412,53 @@ def test_the_page_that_installed_the_worker_opens_offline(
     page.reload()
     expect(page.locator("h1")).to_have_text(f"您好，{INSPECTOR}")
     phone.set_offline(False)
+    assert errors == []
+
+
+def test_a_page_the_network_never_answers_opens_from_the_kept_copy(
+    phone: Any, live_server: LiveServer
+) -> None:
+    """Lie-fi: the connection is up but nothing comes back. After NETWORK_TIMEOUT_MS the worker
+    shows the kept copy; the network's answer, when it does come, refreshes that copy."""
+    page = phone.new_page()
+    errors = watch_console(page)
+    page.goto("/signin")
+    sign_in(page, "inspector")
+    expect(page.locator("h1")).to_have_text(f"您好，{INSPECTOR}")
+    wait_for_worker(page)
+    wait_until_cached(page, "/")
+
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)  # neither answered nor failed: the network just hangs
+
+    phone.route(f"{live_server.url}/", hold)
+    started = time.monotonic()
+    reloaded = page.reload()
+    expect(page.locator("h1")).to_have_text(f"您好，{INSPECTOR}")
+    print(f"kept copy shown after {time.monotonic() - started:.1f} s ({NETWORK_TIMEOUT_MS} ms)")
+    assert reloaded is not None
+    assert reloaded.from_service_worker
+    assert len(held) == 1, "the worker's request for the page never reached the network"
+
+    # The answer arrives late, carrying a mark: the kept copy becomes that answer.
+    answer = held[0].fetch()
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    body = answer.text().replace("</main>", "<p data-late-answer></p></main>")
+    held[0].fulfill(response=answer, headers=headers, body=body)
+    refreshed = page.evaluate(
+        """async (name) => {
+            const deadline = Date.now() + 5000;
+            while (Date.now() < deadline) {
+                const kept = await (await caches.open(name)).match("/");
+                if (kept && (await kept.text()).includes("data-late-answer")) return true;
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            return false;
+        }""",
+        PAGES_CACHE,
+    )
+    assert refreshed, "the late answer did not refresh the kept copy"
+    phone.unroute(f"{live_server.url}/")
     assert errors == []
