@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 VENDOR := pwa/static/vendor/htmx.min.js
 SCANNER := pwa/static/vendor/jsQR.js
+MAPLIB := pwa/static/vendor/leaflet/leaflet.js
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation
@@ -33,7 +34,14 @@ $(SCANNER): node_modules/.package-lock.json
 	cp node_modules/jsqr/dist/jsQR.js $@
 	cp node_modules/jsqr/LICENSE pwa/static/vendor/jsQR.LICENSE
 
-setup: $(STAMP) $(VENDOR) $(SCANNER) ## Create the virtual environment and install Python and front-end packages
+# The risk map (Leaflet): script, stylesheet and the marker/layer images its CSS points at.
+$(MAPLIB): node_modules/.package-lock.json
+	mkdir -p pwa/static/vendor/leaflet/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css pwa/static/vendor/leaflet/
+	cp node_modules/leaflet/dist/images/*.png pwa/static/vendor/leaflet/images/
+	cp node_modules/leaflet/LICENSE pwa/static/vendor/leaflet/LICENSE
+
+setup: $(STAMP) $(VENDOR) $(SCANNER) $(MAPLIB) ## Create the virtual environment and install Python and front-end packages
 
 run: setup ## Set up, migrate, load demo data on first run, serve on http://127.0.0.1:8000 with a worker
 	$(BIN)/gridsafe run

@@ -12,7 +12,8 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.enterprises.services import get_enterprise, scoped
-from backend.models import Enterprise, Industry, Unit, UnitLevel
+from backend.models import Enterprise, Industry, Unit, UnitLevel, utcnow
+from backend.riskviews.due import can_see_due, due_list
 from backend.units.services import units_under
 from backend.web import page
 
@@ -34,6 +35,8 @@ def summary(session: Session, principal: Principal) -> dict[str, Any]:
         "enterprise_total": sum(by_industry.values()),
         "grids": [unit for unit in units if unit.level == UnitLevel.GRID][:20],
         "unit_counts": {level: sum(1 for u in units if u.level == level) for level in UnitLevel},
+        # The supervision plan (监管计划): who checks in also sees what is due (/inspections/due).
+        "due": due_list(session, principal, utcnow()) if can_see_due(principal) else None,
     }
 
 

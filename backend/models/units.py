@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import JSON, CheckConstraint, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -36,3 +37,9 @@ class Unit(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     path: str = Field(max_length=400)
     active: bool = Field(default=True)
+    # The unit's outline on the risk map: a GeoJSON Polygon geometry ({"type", "coordinates"},
+    # longitude first). Plain JSON rather than a spatial type, so SQLite and PostgreSQL store it
+    # alike; nothing queries inside it, the map only draws it.
+    boundary: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )

@@ -1,0 +1,123 @@
+"""Supervision plan (监管计划): the enterprises due or overdue for inspection in the viewer's area.
+
+The due date itself is the risk profile's (`inspection_due_at`, from the colour's interval,
+backend/risk/); this module only selects and orders. The phone does the same from its synced
+copy (pwa/static/js/due.js), so the ordering rule is written out here, once, and mirrored there:
+nearest first when the position is known, otherwise most overdue first; ties by due date, id."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from backend.auth.policy import Principal, can_check_in
+from backend.enterprises.services import scoped
+from backend.models import Enterprise, RiskProfile, Unit
+
+# "Due" includes what falls due within this many days, so a week's round can be planned.
+DUE_WITHIN_DAYS = 7
+LIMIT = 200
+EARTH_RADIUS_M = 6_371_000.0
+
+
+@dataclass(frozen=True)
+class Position:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class DueItem:
+    enterprise_id: int
+    name: str
+    industry: str
+    grid_name: str
+    colour: str
+    due_at: datetime
+    overdue_days: int  # > 0 overdue by that many days, 0 due today, < 0 due in that many days
+    latitude: float | None
+    longitude: float | None
+    distance_m: float | None = None
+
+
+def can_see_due(principal: Principal) -> bool:
+    """Whoever checks in at enterprises (inspectors, street and district officers) has a plan."""
+    return not principal.is_enterprise and can_check_in(principal)
+
+
+def distance_m(a: Position, latitude: float, longitude: float) -> float:
+    """Haversine distance: plenty for ordering a grid's enterprises."""
+    rad = math.pi / 180
+    dp = (latitude - a.latitude) * rad
+    dl = (longitude - a.longitude) * rad
+    h = math.sin(dp / 2) ** 2 + math.cos(a.latitude * rad) * math.cos(latitude * rad) * (
+        math.sin(dl / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def overdue_days(due_at: datetime, now: datetime) -> int:
+    """Whole days past due (negative: days left); a due time later today counts as today."""
+    return math.floor((now - due_at) / timedelta(days=1))
+
+
+def order_due(items: list[DueItem], position: Position | None) -> list[DueItem]:
+    """Nearest first with a position (enterprises without coordinates last), else most overdue."""
+    if position is None:
+        return sorted(items, key=lambda item: (item.due_at, item.enterprise_id))
+    placed = [
+        DueItem(
+            **{**item.__dict__, "distance_m": distance_m(position, item.latitude, item.longitude)}
+        )
+        if item.latitude is not None and item.longitude is not None
+        else item
+        for item in items
+    ]
+    return sorted(
+        placed,
+        key=lambda item: (
+            item.distance_m is None,
+            item.distance_m or 0.0,
+            item.due_at,
+            item.enterprise_id,
+        ),
+    )
+
+
+def due_list(
+    session: Session, principal: Principal, now: datetime, position: Position | None = None
+) -> list[DueItem]:
+    """Active enterprises of the area whose inspection is due by now + DUE_WITHIN_DAYS."""
+    horizon = now + timedelta(days=DUE_WITHIN_DAYS)
+    stmt = scoped(
+        select(Enterprise, Unit.name, RiskProfile.colour, RiskProfile.inspection_due_at)
+        .join(Unit, Unit.id == Enterprise.grid_id)
+        .join(RiskProfile, RiskProfile.enterprise_id == Enterprise.id),
+        principal,
+    ).where(
+        Enterprise.active.is_(True),
+        col(RiskProfile.inspection_due_at).is_not(None),
+        col(RiskProfile.inspection_due_at) <= horizon,
+    )
+    rows = session.execute(
+        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(LIMIT)
+    ).all()
+    items = [
+        DueItem(
+            enterprise_id=int(enterprise.id),
+            name=enterprise.name,
+            industry=enterprise.industry,
+            grid_name=grid_name,
+            colour=colour,
+            due_at=due_at,
+            overdue_days=overdue_days(due_at, now),
+            latitude=enterprise.latitude,
+            longitude=enterprise.longitude,
+        )
+        for enterprise, grid_name, colour, due_at in rows
+    ]
+    return order_due(items, position)
