@@ -38,7 +38,7 @@ PRECACHE = (
 )
 # Pages a signed-in person must be able to open with no network; the worker keeps a copy of
 # each as soon as someone is signed in (they hold the user's data, so never at install).
-OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks", "/inspections/due")
+OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks", "/warnings", "/inspections/due")
 # How long the worker waits for a page from the network before showing the kept copy: on a
 # connection that is up but passes nothing, a fetch can take a minute to fail.
 NETWORK_TIMEOUT_MS = 4000

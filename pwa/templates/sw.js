@@ -278,13 +278,14 @@ self.addEventListener("push", (event) => {
     icon: "/icons/icon-192.png",
     badge: "/icons/icon-192.png",
     tag: message.id ? "gridsafe-" + message.id : "gridsafe",
-    requireInteraction: String(message.kind || "").startsWith("task."),
+    requireInteraction: /^(task|warning)\./.test(String(message.kind || "")),
     actions: Array.isArray(message.actions) ? message.actions.slice(0, 2) : [],
     data: {
       id: message.id || null,
       kind: message.kind || "",
       url: message.url || "/notifications",
       task_id: message.task_id || (message.data && message.data.task_id) || null,
+      warning_id: (message.data && message.data.warning_id) || null,
     },
   };
   event.waitUntil(Promise.all([
@@ -315,6 +316,19 @@ async function openOrFocus(url) {
   return self.clients.openWindow(target);
 }
 
+// A warning is acknowledged (确认收到) from the notification the same way: through the outbox.
+async function acknowledgeFromNotification(notification, data) {
+  try {
+    await GridSafeOutbox.enqueue("warning.ack", { warning_id: data.warning_id, via: "notification" }, { summary: notification.title });
+    if (self.registration.sync) {
+      await self.registration.sync.register(GridSafeOutbox.SYNC_TAG).catch(() => {});
+    }
+    await GridSafeOutbox.sync().catch(() => {});
+  } catch (error) {
+    // Nobody signed in on this phone: the warning's page (opened next) offers the button again.
+  }
+}
+
 // Accept works from the notification itself, with or without network: it goes into the outbox
 // like any other change, and the outbox sends it now or when the network is back.
 async function acceptFromNotification(notification, data) {
@@ -337,6 +351,8 @@ self.addEventListener("notificationclick", (event) => {
     let url = data.url || "/notifications";
     if (event.action === "accept" && data.task_id) {
       await acceptFromNotification(notification, data);
+    } else if (event.action === "ack" && data.warning_id) {
+      await acknowledgeFromNotification(notification, data);
     } else if (event.action === "decline") {
       url += (url.includes("?") ? "&" : "?") + "decline=1";
     }

@@ -1,0 +1,50 @@
+"""The compose form read into a `Draft`, or the errors by field (message keys): pure, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from backend.models import WarningLevel
+from backend.timezone import from_local_input
+from backend.warnings.services import Draft
+from backend.warnings.targeting import parse_targeting
+
+MAX_TITLE = 200
+MAX_BODY = 4000
+MAX_INSTRUCTIONS = 2000
+# A warning is about the coming hours or days; a longer one is a notice, not a warning.
+MAX_VALIDITY = timedelta(days=30)
+
+
+def _text(form: Mapping[str, Any], key: str) -> str:
+    value = form.get(key, "")
+    return (value[0] if isinstance(value, list) and value else str(value or "")).strip()
+
+
+def parse_draft(
+    form: Mapping[str, Any], now: datetime, where: tzinfo
+) -> tuple[Draft | None, dict[str, str]]:
+    """`valid_until` is wall-clock time in `where` (the deployment's zone), as the form shows."""
+    targeting, errors = parse_targeting(form)
+    title, body = _text(form, "title"), _text(form, "body")
+    instructions, level = _text(form, "instructions"), _text(form, "level")
+    if not title or len(title) > MAX_TITLE:
+        errors["title"] = "warnings.errors.title"
+    if not body or len(body) > MAX_BODY:
+        errors["body"] = "warnings.errors.body"
+    if len(instructions) > MAX_INSTRUCTIONS:
+        errors["instructions"] = "warnings.errors.instructions"
+    if level not in set(WarningLevel):
+        errors["level"] = "warnings.errors.level"
+    valid_until = from_local_input(_text(form, "valid_until"), where)
+    if valid_until is None:
+        errors["valid_until"] = "warnings.errors.valid_until"
+    elif valid_until <= now:
+        errors["valid_until"] = "warnings.errors.valid_until_past"
+    elif valid_until > now + MAX_VALIDITY:
+        errors["valid_until"] = "warnings.errors.valid_until_far"
+    if errors or valid_until is None:
+        return None, errors
+    return Draft(title, level, body, instructions, valid_until, targeting), {}

@@ -1,0 +1,326 @@
+"""Sending, acknowledging and re-notifying warnings. Each operation works in the caller's
+transaction; notifications go through the push outbox and leave only after the commit
+(the listener in backend/tasks/notices.py queues them)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, case, func, insert, select, update
+from sqlmodel import Session
+
+from backend.auth.policy import Principal
+from backend.db import settings_of
+from backend.i18n import Translator
+from backend.models import (
+    AckVia,
+    Role,
+    SafetyWarning,
+    Unit,
+    User,
+    WarningRecipient,
+    WarningState,
+)
+from backend.offline import changes
+from backend.push import outbox
+from backend.tasks.notices import PENDING_KEY
+from backend.warnings.cap import Area
+from backend.warnings.targeting import Targeting, audience
+from sync import Rejected, Write
+
+W: Table = SafetyWarning.__table__  # type: ignore[attr-defined]
+R: Table = WarningRecipient.__table__  # type: ignore[attr-defined]
+SENDER_ROLES = frozenset({Role.CITY_OFFICER, Role.DISTRICT_OFFICER})
+
+
+def can_send(principal: Principal) -> bool:
+    """Warnings are published by the city and district tiers (市、区), never below."""
+    return principal.role in SENDER_ROLES
+
+
+def can_manage(principal: Principal, warning_path: str) -> bool:
+    """The sender's tier and anyone above it in the same area may follow and re-notify."""
+    return can_send(principal) and warning_path.startswith(principal.unit_path)
+
+
+@dataclass(frozen=True)
+class Draft:
+    title: str
+    level: str
+    body: str
+    instructions: str
+    valid_until: datetime
+    targeting: Targeting
+
+
+def _messages(
+    session: Session, warning: SafetyWarning, people: Sequence[int], kind: str
+) -> list[dict[str, Any]]:
+    """One notification per person, in their language, with the acknowledge action."""
+    settings = settings_of(session)
+    default = settings.default_locale if settings else "zh"
+    translators: dict[str, Translator] = {}
+    messages = []
+    for start in range(0, len(people), 5000):  # stay under the databases' parameter limits
+        chunk = people[start : start + 5000]
+        rows = session.execute(select(User.id, User.locale).where(User.id.in_(chunk))).all()  # type: ignore[union-attr]
+        for user_id, locale in rows:
+            t = translators.setdefault(locale or default, Translator(locale or default))
+            level = t(f"warnings.levels.{warning.level}")
+            messages.append(
+                {
+                    "user_id": int(user_id),
+                    "kind": kind,
+                    "title": t(f"warnings.notify.{kind}", level=level, title=warning.title),
+                    "body": warning.body,
+                    "url": f"/warnings/{warning.id}",
+                    "data": {"warning_id": warning.id},
+                    "actions": [{"action": "ack", "title": t("warnings.ack")}],
+                }
+            )
+    return messages
+
+
+def _queue(session: Session, messages: list[dict[str, Any]]) -> None:
+    session.info.setdefault(PENDING_KEY, []).extend(outbox.notify_many(session, messages))
+
+
+def send(session: Session, principal: Principal, draft: Draft, now: datetime) -> SafetyWarning:
+    """The warning, one row per recipient and their notifications, all in one transaction."""
+    if not can_send(principal):
+        raise Rejected("warnings.role")
+    recipients = session.execute(audience(session, principal.unit_path, draft.targeting)).all()
+    if not recipients:
+        raise Rejected("warnings.nobody")
+    warning = SafetyWarning(
+        id=str(uuid.uuid4()),
+        title=draft.title,
+        level=draft.level,
+        body=draft.body,
+        instructions=draft.instructions,
+        valid_until=draft.valid_until,
+        sender_id=principal.id,
+        unit_path=principal.unit_path,
+        targeting=draft.targeting.as_json(),
+        recipients=len(recipients),
+        sent_at=now,
+        state=WarningState.SENT.value,
+    )
+    session.add(warning)
+    session.flush()
+    session.execute(
+        insert(R),
+        [
+            {
+                "warning_id": warning.id,
+                "user_id": int(user_id),
+                "unit_path": path,
+                "notified_at": now,
+                "renotified": 0,
+            }
+            for user_id, path in recipients
+        ],
+    )
+    people = [int(user_id) for user_id, _ in recipients]
+    _queue(session, _messages(session, warning, people, "warning.sent"))
+    changes.store(
+        session,
+        [
+            changes.event(
+                principal.id,
+                "warning.sent",
+                "warning",
+                warning.id,
+                warning.unit_path,
+                level=warning.level,
+                recipients=len(people),
+            )
+        ],
+    )
+    return warning
+
+
+def acknowledge(
+    session: Session, principal: Principal, warning_id: str, via: AckVia, at: datetime
+) -> list[Write]:
+    """Counted once whoever asks how often: the conditional UPDATE lets exactly one through.
+    Someone the warning did not go to is told it does not exist."""
+    warning_id = warning_id.lower()[:36]
+    done = session.execute(
+        update(R)
+        .where(
+            R.c.warning_id == warning_id,
+            R.c.user_id == principal.id,
+            R.c.acknowledged_at.is_(None),
+        )
+        .values(acknowledged_at=at, ack_via=via.value)
+    )
+    if done.rowcount == 1:  # type: ignore[attr-defined]
+        path = session.execute(
+            select(R.c.unit_path).where(R.c.warning_id == warning_id, R.c.user_id == principal.id)
+        ).scalar_one()
+        return [
+            changes.event(
+                principal.id, "warning.acknowledged", "warning", warning_id, path, via=via.value
+            )
+        ]
+    mine = session.execute(
+        select(R.c.user_id).where(R.c.warning_id == warning_id, R.c.user_id == principal.id)
+    ).first()
+    if mine is None:
+        raise Rejected("warnings.not_found")
+    return []  # acknowledged already (another tab, the notification, the outbox)
+
+
+def renotify(session: Session, principal: Principal, warning_id: str, now: datetime) -> int:
+    """Notify again everyone who has not acknowledged; returns how many."""
+    warning = managed(session, principal, warning_id)
+    pending = [
+        int(user_id)
+        for user_id in session.execute(
+            select(R.c.user_id).where(R.c.warning_id == warning.id, R.c.acknowledged_at.is_(None))
+        ).scalars()
+    ]
+    if not pending:
+        return 0
+    session.execute(
+        update(R)
+        .where(R.c.warning_id == warning.id, R.c.acknowledged_at.is_(None))
+        .values(renotified=R.c.renotified + 1, notified_at=now)
+    )
+    _queue(session, _messages(session, warning, pending, "warning.renotified"))
+    changes.store(
+        session,
+        [
+            changes.event(
+                principal.id,
+                "warning.renotified",
+                "warning",
+                warning.id,
+                warning.unit_path,
+                recipients=len(pending),
+            )
+        ],
+    )
+    return len(pending)
+
+
+def managed(session: Session, principal: Principal, warning_id: str) -> SafetyWarning:
+    warning = session.get(SafetyWarning, warning_id.lower()[:36])
+    if warning is None or not can_manage(principal, warning.unit_path):
+        raise Rejected("warnings.not_found")
+    return warning
+
+
+def received(
+    session: Session, principal: Principal, warning_id: str
+) -> tuple[SafetyWarning, WarningRecipient] | None:
+    row = session.execute(
+        select(SafetyWarning, WarningRecipient)
+        .join(WarningRecipient, WarningRecipient.warning_id == SafetyWarning.id)  # type: ignore[arg-type]
+        .where(
+            SafetyWarning.id == warning_id.lower()[:36],
+            WarningRecipient.user_id == principal.id,
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def inbox(session: Session, principal: Principal, limit: int = 50) -> list[Any]:
+    return list(
+        session.execute(
+            select(SafetyWarning, WarningRecipient)
+            .join(WarningRecipient, WarningRecipient.warning_id == SafetyWarning.id)  # type: ignore[arg-type]
+            .where(WarningRecipient.user_id == principal.id)
+            .order_by(SafetyWarning.sent_at.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        ).all()
+    )
+
+
+def sent(session: Session, principal: Principal, limit: int = 50) -> list[SafetyWarning]:
+    if not can_send(principal):
+        return []
+    return list(
+        session.execute(
+            select(SafetyWarning)
+            .where(W.c.unit_path.startswith(principal.unit_path, autoescape=True))
+            .order_by(SafetyWarning.sent_at.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class Rate:
+    unit_name: str
+    path: str
+    people: int
+    acknowledged: int
+    renotified: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.acknowledged / self.people) if self.people else 0
+
+
+def rates(session: Session, warning: SafetyWarning) -> tuple[Rate, list[Rate]]:
+    """Acknowledgements in total and per unit one tier below the sender (per district for the
+    city, per street for a district)."""
+    rows = session.execute(
+        select(
+            R.c.unit_path,
+            func.count(),
+            func.count(R.c.acknowledged_at),
+            func.sum(case((R.c.renotified > 0, 1), else_=0)),
+        )
+        .where(R.c.warning_id == warning.id)
+        .group_by(R.c.unit_path)
+    ).all()
+    # "/420100/" splits into 3 parts; a unit one tier below is the first 4 of its path's parts.
+    depth = warning.unit_path.count("/") + 1
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for path, people, acked, renotified in rows:
+        parts = str(path).split("/")
+        key = "/".join(parts[:depth]) + "/" if len(parts) > depth else str(path)
+        for i, value in enumerate((people, acked, renotified or 0)):
+            totals[key][i] += int(value)
+    names = dict(
+        session.execute(select(Unit.path, Unit.name).where(Unit.path.in_(list(totals)))).all()  # type: ignore[attr-defined]
+    )
+    per_unit = [
+        Rate(names.get(path, path), path, *values) for path, values in sorted(totals.items())
+    ]
+    overall = Rate(
+        "",
+        warning.unit_path,
+        sum(r.people for r in per_unit),
+        sum(r.acknowledged for r in per_unit),
+        sum(r.renotified for r in per_unit),
+    )
+    return overall, per_unit
+
+
+def cap_area(db: Session, warning: SafetyWarning) -> Area:
+    """The CAP area: the targeted units' names (or the sender's unit) and the circle, if any."""
+    targeting = warning.targeting
+    ids = [int(i) for i in targeting.get("unit_ids") or []]
+    query = select(Unit.name, Unit.name_en, Unit.path)
+    query = (
+        query.where(Unit.id.in_(ids))  # type: ignore[union-attr]
+        if ids
+        else query.where(Unit.path == warning.unit_path)
+    )
+    rows = [
+        r for r in db.execute(query.order_by(Unit.path)).all() if r[2].startswith(warning.unit_path)
+    ]
+    near = targeting.get("near")
+    circle = (near["latitude"], near["longitude"], near["radius_km"]) if near else None
+    return Area(
+        {"zh": "、".join(r[0] for r in rows), "en": ", ".join(r[1] or r[0] for r in rows)}, circle
+    )
