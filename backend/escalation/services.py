@@ -120,6 +120,13 @@ def sweep(session: Session, now: datetime, limit: int = 1000) -> SweepResult:
     result = SweepResult()
     rows = _due_rows(session, now, limit)
     result.seen = len(rows)
+    # Incident tasks (backend/incidents/) climb under the same rule, in this transaction (and
+    # behind the write lock _due_rows took on SQLite). Imported here: that module imports this.
+    from backend.incidents.escalation import sweep_tasks
+
+    up, again = sweep_tasks(session, now, limit)
+    result.escalated += up
+    result.renotified += again
     if not rows:
         return result
     tells: list[Tell] = []

@@ -32,7 +32,11 @@ class Task(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=36)
-    hazard_id: str = Field(foreign_key="hazard.id", max_length=36)
+    # A hazard's task, or (hazard_id NULL) one of an incident's plan tasks (backend/incidents/).
+    hazard_id: str | None = Field(default=None, foreign_key="hazard.id", max_length=36)
+    incident_id: str | None = Field(
+        default=None, foreign_key="incident.id", max_length=36, index=True
+    )
     unit_path: str = Field(max_length=400)
     state: str = Field(default=TaskState.OFFERED, max_length=16)
     # Handed to the enterprise for rectification (any of its officers may accept) or to people.

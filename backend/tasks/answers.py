@@ -41,6 +41,11 @@ _STATUS = {
     "esc.decided": 409,
     "esc.not_suspended": 409,
     "esc.no_tier_above": 409,
+    "incident.role": 403,
+    "incident.not_draft": 409,
+    "incident.not_confirmed": 409,
+    "plan.role": 403,
+    "plan.role_in_use": 409,
 }
 
 

@@ -23,6 +23,7 @@ from backend.escalation import manual
 from backend.escalation.manual import Request as ApprovalAsk
 from backend.escalation.pages import escalation_context
 from backend.hazards.rules import MAX_PHOTOS, is_id, is_uuid
+from backend.incidents import queries as incident_queries
 from backend.models import ApprovalKind, Hazard, HazardState, Role, Severity, UnitLevel, utcnow
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
 from backend.tasks import queries, services
@@ -299,7 +300,11 @@ class TaskPages(Controller):
     ) -> Response[Any]:
         card = queries.task_card(db, principal, task_id)
         if card is None:
-            raise AppError("not_found")
+            # An incident's task (backend/incidents/) has a card of its own.
+            incident_card = incident_queries.task_card(db, principal, task_id)
+            if incident_card is None:
+                raise AppError("not_found")
+            return page(request, "incidents/task.html", incident_card)
         context = {**card, "evidence_id": str(uuid.uuid4()), "max_photos": MAX_PHOTOS}
         return page(request, "tasks/detail.html", context)
 

@@ -16,6 +16,8 @@ from backend.models import (
     Enterprise,
     Hazard,
     HazardState,
+    Incident,
+    IncidentTask,
     Rectification,
     Task,
     TaskOffer,
@@ -220,16 +222,21 @@ def inbox(session: Session, principal: Principal) -> Sequence[Any]:
     )
     if principal.is_enterprise:
         mine = or_(mine, Task.enterprise_id == principal.enterprise_id)
+    # An incident's task (backend/incidents/) has no hazard: its title and type come instead.
     return session.execute(
         select(
             Task,
             Hazard,
             Enterprise.name.label("enterprise_name"),
             Unit.name.label("grid_name"),
+            IncidentTask.title.label("incident_title"),
+            Incident.incident_type,
         )
-        .join(Hazard, Hazard.id == Task.hazard_id)
-        .join(Unit, Unit.id == Hazard.grid_id)
+        .outerjoin(Hazard, Hazard.id == Task.hazard_id)
+        .outerjoin(Unit, Unit.id == Hazard.grid_id)
         .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .outerjoin(IncidentTask, IncidentTask.id == Task.id)
+        .outerjoin(Incident, Incident.id == Task.incident_id)
         .outerjoin(TaskOffer, and_(TaskOffer.task_id == Task.id, TaskOffer.user_id == principal.id))
         .where(mine, Task.state.in_([TaskState.OFFERED.value, TaskState.ACCEPTED.value]))
         .order_by((Task.state == TaskState.OFFERED.value).desc(), Task.accept_by, Task.id)

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from backend.auth.policy import Principal
 from backend.escalation import clocks
 from backend.hazards.rules import believed_time
+from backend.incidents import responder as incident_tasks
 from backend.models import (
     Hazard,
     HazardPhoto,
@@ -357,6 +358,8 @@ def hazard_of_task(session: Session, task_id: str) -> str:
 def accept(session: Session, principal: Principal, task_id: str, origin: Origin) -> list[Write]:
     """The first to accept takes the task; anyone after is told who has it."""
     task_id = task_id.lower()[:36]
+    if incident_tasks.is_incident_task(session, task_id):
+        return incident_tasks.accept(session, principal, task_id, origin)
     loaded = load(session, principal, hazard_of_task(session, task_id))
     task = loaded.task
     if task is None or task.id != task_id:
@@ -395,6 +398,8 @@ def decline(
 ) -> list[Write]:
     """A decline with its reason; when everyone offered has declined, the hazard goes back to
     the street's queue and the dispatcher is told."""
+    if incident_tasks.is_incident_task(session, task_id):
+        return incident_tasks.decline(session, principal, task_id, reason, origin)
     reason = _reason(reason)
     task_id = task_id.lower()[:36]
     loaded = load(session, principal, hazard_of_task(session, task_id))
