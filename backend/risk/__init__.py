@@ -1,0 +1,1 @@
+"""Enterprise risk grading (风险分级): scoring, incremental refresh, records, the profile page."""
