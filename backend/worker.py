@@ -14,7 +14,13 @@ from backend.db import SETTINGS_KEY, make_engine, make_session_factory
 from backend.settings import Settings
 
 celery_app = Celery(
-    "gridsafe", include=["backend.auth.jobs", "backend.push.tasks", "backend.escalation.jobs"]
+    "gridsafe",
+    include=[
+        "backend.auth.jobs",
+        "backend.push.tasks",
+        "backend.escalation.jobs",
+        "backend.risk.jobs",
+    ],
 )
 
 
@@ -38,6 +44,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             "sweep-escalations": {
                 "task": "gridsafe.escalation.sweep",
+                "schedule": timedelta(minutes=1),
+            },
+            # Rescoring is nudged after each commit; this catches what a broker outage left.
+            "refresh-pending-risk": {
+                "task": "gridsafe.risk.refresh_pending",
                 "schedule": timedelta(minutes=1),
             },
             "sweep-push-deliveries": {

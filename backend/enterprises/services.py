@@ -18,9 +18,10 @@ from backend.auth.policy import (
 )
 from backend.enterprises.fields import EnterpriseFields
 from backend.errors import AppError
-from backend.models import Enterprise, KeyPoint, Unit, UnitLevel, User, utcnow
+from backend.models import Enterprise, KeyPoint, RiskProfile, Unit, UnitLevel, User, utcnow
 from backend.offline import changes as changes_log
 from backend.offline.entities import enterprise_data
+from backend.risk import services as risk
 
 
 def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
@@ -170,18 +171,21 @@ def publish(
     """Put the enterprises' current state in the change log, so phones update their copies; an
     enterprise that moved grid is also removed from the phones of its old grid."""
     rows = session.execute(
-        select(Enterprise, Unit)
+        select(Enterprise, Unit, RiskProfile)
         .join(Unit, Unit.id == Enterprise.grid_id)
+        .outerjoin(RiskProfile, RiskProfile.enterprise_id == Enterprise.id)
         .where(Enterprise.id.in_(enterprise_ids))
     ).all()
+    # Industry or grid may have changed: rescored after commit (published again if it moved).
+    risk.touch(session, enterprise_ids)
     writes = []
-    for enterprise, grid in rows:
+    for enterprise, grid, profile in rows:
         old_path = (moved_from or {}).get(enterprise.id)
         if old_path and old_path != grid.path:
             writes.append(
                 changes_log.change("enterprise", enterprise.id, "remove", old_path, None, {})
             )
-        data = enterprise_data(enterprise, grid)
+        data = enterprise_data(enterprise, grid, profile)
         writes.append(
             changes_log.change(
                 "enterprise", enterprise.id, "upsert", grid.path, enterprise.id, data

@@ -23,6 +23,7 @@ from backend.models import (
     User,
 )
 from backend.offline import changes
+from backend.risk import services as risk
 from backend.tasks import notices
 
 # ---- who is on duty ---------------------------------------------------------------------------
@@ -201,6 +202,8 @@ def sweep(session: Session, now: datetime, limit: int = 1000) -> SweepResult:
         updates.append(_moved(row.id, tier, step.next_due, step.fired, escalated))
     _apply(session, updates)
     changes.store(session, writes)
+    # A rectification deadline that passed is a risk factor: rescored after commit, as of `now`.
+    risk.touch(session, [row.enterprise_id for row in rows if row.due_kind == "rectify"], at=now)
     # Every notification of the batch at once: one insert per table, not a few per hazard.
     notices.send_many(session, [tell for tell in tells if tell[0]])
     return result

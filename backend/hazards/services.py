@@ -25,6 +25,7 @@ from backend.hazards.rules import ReportFields, believed_time, is_id
 from backend.models import CheckIn, Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
 from backend.offline import changes
 from backend.offline.entities import hazard_data
+from backend.risk import services as risk
 from sync import Rejected, Write
 
 # A check-in farther than this from the enterprise's recorded position is flagged (not refused).
@@ -185,6 +186,9 @@ def plan_report(
         **starting_values(lookups.policy_for(severity, category), severity, now),
     }
     lookups.existing_hazards.add(fields.id)
+    # Marked in this transaction, rescored by a worker just after it commits (backend/risk/pending.py):
+    # a sync batch costs one small insert, and the enterprises of many pushes are rescored together.
+    risk.touch(lookups.session, [place.enterprise_id])
     writes = [Write("hazard", row)]
     writes += [
         Write("hazard_photo", {"hazard_id": fields.id, "sha256": sha, "position": i})

@@ -31,6 +31,7 @@ from backend.models import (
     utcnow,
 )
 from backend.offline.photos import store_photo
+from backend.risk import services as risk
 
 MAX_NOTE = 1000
 MAX_PHOTOS_PER_ITEM = 3
@@ -225,6 +226,7 @@ def record_inspection(
         template_version=checklist.template.version,
         failed=failed,
     )
+    risk.touch(session, [enterprise_id])  # an inspection's result is a risk factor
     session.commit()
     return inspection
 

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from backend.models import Enterprise, Hazard, KeyPoint, Unit
+from backend.models import Enterprise, Hazard, KeyPoint, RiskProfile, Unit
 
 
-def enterprise_data(enterprise: Enterprise, grid: Unit) -> dict[str, Any]:
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def enterprise_data(
+    enterprise: Enterprise, grid: Unit, risk: RiskProfile | Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`risk`: its risk profile (row or mapping), None when not yet graded; the phone's list of
+    due inspections reads the colour and dates from here."""
+    if isinstance(risk, RiskProfile):
+        profile: Mapping[str, Any] = {
+            "colour": risk.colour,
+            "score": risk.score,
+            "last_inspected_at": risk.last_inspected_at,
+            "inspection_due_at": risk.inspection_due_at,
+        }
+    else:
+        profile = risk or {}
     return {
         "id": enterprise.id,
         "name": enterprise.name,
@@ -21,6 +39,10 @@ def enterprise_data(enterprise: Enterprise, grid: Unit) -> dict[str, Any]:
         "grid_name": grid.name,
         "contact_name": enterprise.contact_name,
         "contact_phone": enterprise.contact_phone,
+        "risk_colour": profile.get("colour"),
+        "risk_score": profile.get("score"),
+        "last_inspected_at": _iso(profile.get("last_inspected_at")),
+        "inspection_due_at": _iso(profile.get("inspection_due_at")),
     }
 
 

@@ -18,6 +18,7 @@ from backend.models import (
     HazardPhoto,
     HazardState,
     KeyPoint,
+    RiskProfile,
     SyncClient,
     SyncMutation,
     Unit,
@@ -212,15 +213,16 @@ class SqlChangeSource:
     def snapshot(self) -> Sequence[SyncChange]:
         out: list[SyncChange] = []
         enterprises = self.session.execute(
-            select(Enterprise, Unit)
+            select(Enterprise, Unit, RiskProfile)
             .join(Unit, Unit.id == Enterprise.grid_id)
+            .outerjoin(RiskProfile, RiskProfile.enterprise_id == Enterprise.id)
             .where(self._scoped(Unit.path, Enterprise.id), Enterprise.active.is_(True))
             .order_by(Enterprise.id)
         ).all()
-        ids = [enterprise.id for enterprise, _ in enterprises]
+        ids = [enterprise.id for enterprise, _, _ in enterprises]
         out += [
-            SyncChange("enterprise", str(e.id), "upsert", enterprise_data(e, grid))
-            for e, grid in enterprises
+            SyncChange("enterprise", str(e.id), "upsert", enterprise_data(e, grid, risk))
+            for e, grid, risk in enterprises
         ]
         if ids:
             points = self.session.execute(

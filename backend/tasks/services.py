@@ -36,6 +36,7 @@ from backend.models import (
 )
 from backend.offline import changes
 from backend.offline.entities import hazard_data
+from backend.risk import services as risk
 from backend.tasks import notices
 from backend.tasks.rules import Action, Facts, decide
 from sync import Rejected, Write
@@ -145,6 +146,8 @@ def _move(
     hazard.state = state.value
     for key, value in values.items():
         setattr(hazard, key, value)
+    # Open, overdue and settled hazards are risk factors: rescored by a worker after commit.
+    risk.touch(session, [hazard.enterprise_id])
 
 
 def _history(
