@@ -25,6 +25,7 @@ from backend.models import (
     Hazard,
     KeyPoint,
     QrCode,
+    RiskProfile,
     Role,
     Unit,
     UnitLevel,
@@ -254,7 +255,7 @@ class PublicCard:
     enterprise_id: int
     name: str
     industry: str
-    risk: str | None  # None until risk grading exists: shown as "not graded"
+    risk: str | None  # the risk colour; None until graded: shown as "not graded"
     grid: str
     inspector_name: str
     inspector_phone: str
@@ -268,7 +269,9 @@ def public_card(session: Session, subject: Subject) -> PublicCard:
         enterprise_id=subject.enterprise.id or 0,
         name=subject.enterprise.name,
         industry=subject.enterprise.industry,
-        risk=None,
+        risk=session.execute(
+            select(RiskProfile.colour).where(RiskProfile.enterprise_id == subject.enterprise.id)
+        ).scalar(),
         grid=subject.grid.name,
         inspector_name=inspector.display_name if inspector else "",
         inspector_phone=inspector.phone if inspector else "",

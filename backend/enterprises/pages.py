@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect
+from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.audit import Origin
@@ -16,7 +17,7 @@ from backend.auth.policy import Principal, can_edit_enterprise, inspection_kind
 from backend.enterprises import services
 from backend.enterprises.fields import parse_enterprise
 from backend.errors import AppError
-from backend.models import Enterprise, Industry, UnitLevel
+from backend.models import Enterprise, Industry, RiskProfile, UnitLevel
 from backend.units.services import units_under
 from backend.web import after_change, page
 
@@ -106,6 +107,9 @@ class EnterprisePages(Controller):
             "points": services.key_points(db, principal, enterprise_id),
             "can_edit": can_edit_enterprise(principal, enterprise_id, grid.path),
             "inspection_kind": inspection_kind(principal, enterprise_id, grid.path),
+            "risk_colour": db.execute(
+                select(RiskProfile.colour).where(RiskProfile.enterprise_id == enterprise_id)
+            ).scalar(),
         }
         return page(request, "enterprises/detail.html", context)
 
