@@ -1,4 +1,4 @@
-"""The `gridsafe` command: migrate, seed-demo, create-user, import-enterprises, vapid-keys, run."""
+"""The `gridsafe` command: migrate, seed-demo, create-user, import-enterprises, risk, vapid-keys, run."""
 
 from __future__ import annotations
 
@@ -157,6 +157,30 @@ def import_enterprises(path: Path, dry_run: bool) -> None:
         click.echo(f"  row {row.line}: {', '.join(f'{k}={v}' for k, v in row.errors.items())}")
     if report.rejected:
         sys.exit(1)
+
+
+@main.group()
+def risk() -> None:
+    """Enterprise risk grading (风险分级)."""
+
+
+@risk.command("recompute")
+@click.option("--batch", default=5000, show_default=True, help="Enterprises per transaction.")
+def risk_recompute(batch: int) -> None:
+    """Rescore every enterprise, e.g. after GRIDSAFE_RISK_WEIGHTS changed."""
+    import time
+
+    from backend.risk.services import config_of, recompute_all
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    started = time.perf_counter()
+    with session_scope(make_session_factory(engine, settings)) as session:
+        version = config_of(session).weights.version
+        done = recompute_all(session, batch=max(1, batch))
+    engine.dispose()
+    seconds = time.perf_counter() - started
+    click.echo(f"rescored {done} enterprises with weights version {version} in {seconds:.1f} s")
 
 
 @main.command("vapid-keys")
