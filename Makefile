@@ -8,7 +8,7 @@ SCANNER := pwa/static/vendor/jsQR.js
 MAPLIB := pwa/static/vendor/leaflet/leaflet.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings
+.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ bench-escalation: setup ## Benchmark one escalation sweep: 1,000 due among 100,0
 
 bench-warnings: setup ## Benchmark one targeted warning: send to the last of 10,000 pushes at the loopback receiver
 	$(BIN)/python bench/warning_bench.py $(BENCH_WARNINGS_ARGS)
+
+bench-risk: setup ## Benchmark risk grading: recompute 100,000 profiles, one incremental update (SQLite, PostgreSQL)
+	$(BIN)/python bench/risk_bench.py $(BENCH_RISK_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
 	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache

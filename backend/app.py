@@ -36,15 +36,22 @@ from backend.escalation.pages import EscalationPages
 from backend.hazards.pages import HazardPages, OutboxPage
 from backend.home.pages import HomePages
 from backend.i18n import LOCALES
+from backend.incidents import mutations as _incident_mutations  # noqa: F401  (registers them)
+from backend.incidents.pages import ROUTES as INCIDENT_ROUTES
 from backend.inspections.pages import InspectionPages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
+from backend.plans.pages import ROUTES as PLAN_ROUTES
 from backend.public_reports.pages import ROUTES as PUBLIC_REPORT_ROUTES
 from backend.push.controllers import PushApi
 from backend.push.pages import NotificationPages
+from backend.risk.pages import RiskImportPages, RiskPages
+from backend.riskviews.pages import ROUTES as RISK_VIEW_ROUTES
 from backend.settings import Settings
 from backend.tasks import mutations as _loop_mutations  # noqa: F401  (registers task.accept …)
 from backend.tasks.pages import ROUTES as LOOP_ROUTES
+from backend.warnings import mutations as _warning_mutations  # noqa: F401  (warning.ack)
+from backend.warnings.pages import ROUTES as WARNING_ROUTES
 from backend.web import install_time_filters, locale_of, translator_of
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
@@ -116,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthPages,
             HomePages,
             EnterprisePages,
+            RiskPages,
+            RiskImportPages,
             HazardPages,
             OutboxPage,
             InspectionPages,
@@ -130,9 +139,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CODE_ROUTES,
             *PUBLIC_REPORT_ROUTES,
             *LOOP_ROUTES,
+            *INCIDENT_ROUTES,
+            *PLAN_ROUTES,
             *DASHBOARD_ROUTES,
             *DUTY_ROUTES,
             *POLICY_ROUTES,
+            *WARNING_ROUTES,
+            *RISK_VIEW_ROUTES,
             EscalationPages,
             pwa.PwaRoutes,
             create_static_files_router(

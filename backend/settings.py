@@ -111,6 +111,37 @@ class Settings(BaseSettings):
         "Asia/Shanghai",
         description="IANA time zone in which people read and enter times; the database keeps UTC.",
     )
+    map_tile_url: str = Field(
+        "",
+        description="Raster tile URL template for the risk map ({z}/{x}/{y}); empty: no tiles.",
+    )
+
+    risk_weights: str = Field(
+        "",
+        description="Path of a risk weights TOML file (like backend/risk/weights.toml); empty: the shipped weights.",
+    )
+    inspection_intervals: str = Field(
+        "red=30,orange=90,yellow=180,blue=365",
+        description="Days between inspections per risk colour, e.g. red=30,orange=90,yellow=180,blue=365.",
+    )
+    risk_delay_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Delay before a worker rescores risk after a change: the changes of this window share one run.",
+    )
+
+    @model_validator(mode="after")
+    def _check_risk(self) -> Settings:
+        from backend.risk.scoring import load_weights, parse_intervals  # pure, stdlib only
+
+        try:
+            parse_intervals(self.inspection_intervals)
+            if self.risk_weights:
+                load_weights(Path(self.risk_weights))
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        return self
 
     @model_validator(mode="after")
     def _check_timezone(self) -> Settings:

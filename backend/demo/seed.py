@@ -11,8 +11,10 @@ from sqlmodel import Session
 
 from backend.audit import Origin, record
 from backend.auth.passwords import hash_password
+from backend.demo.boundaries import seed_boundaries
 from backend.demo.checklists import seed_checklists
 from backend.demo.escalation import seed_escalation
+from backend.demo.plans import seed_plans
 from backend.demo.wuhan import (
     CITY,
     DEFAULT_WEIGHTS,
@@ -25,6 +27,7 @@ from backend.demo.wuhan import (
 )
 from backend.enterprises.credit_code import ALPHABET, check_character
 from backend.models import Enterprise, KeyPoint, Role, Unit, UnitLevel, User, utcnow
+from backend.risk.demo import seed_risk
 
 DEMO_PASSWORD = "gridsafe-demo"  # noqa: S105 (printed by `make run`; demo data only)
 GRIDS_PER_STREET = 2
@@ -71,6 +74,9 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
     if is_seeded(session):
         # A database seeded before escalation existed gets its policy and roster now.
         escalation = seed_escalation(session, utcnow())
+        escalation.update(seed_boundaries(session))  # grids seeded before the risk map
+        escalation.update(seed_risk(session))  # enterprises seeded before risk grading
+        escalation.update(seed_plans(session))  # units seeded before contingency plans
         session.commit()
         return {**({"checklist_templates": templates} if templates else {}), **escalation}
     rng = random.Random(seed_value)
@@ -122,6 +128,9 @@ def seed(session: Session, seed_value: int = 2026) -> dict[str, int]:
     users = _users(session, enterprises)
     session.flush()
     escalation = seed_escalation(session, utcnow())
+    escalation.update(seed_boundaries(session))
+    escalation.update(seed_risk(session))
+    escalation.update(seed_plans(session))
     record(
         session,
         Origin(None, "gridsafe seed-demo"),

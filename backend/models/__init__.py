@@ -32,6 +32,17 @@ from backend.models.inspections import (
     InspectionResult,
     ItemResult,
 )
+from backend.models.plans import (
+    Incident,
+    IncidentState,
+    IncidentTask,
+    Plan,
+    PlanRole,
+    PlanTargetKind,
+    PlanTaskTemplate,
+    ProtectionTarget,
+    TargetCheck,
+)
 from backend.models.public_reports import (
     PublicReport,
     PublicReportCategory,
@@ -44,14 +55,36 @@ from backend.models.push import (
     Notification,
     PushSubscription,
 )
+from backend.models.risk import (
+    RISK_COLOURS,
+    Accident,
+    AccidentLevel,
+    EnforcementKind,
+    EnforcementRecord,
+    RecordSource,
+    RiskColour,
+    RiskPending,
+    RiskProfile,
+)
 from backend.models.sync import Change, SyncClient, SyncMutation
 from backend.models.tasks import Rectification, RectificationPhoto, Task, TaskOffer, TaskState
 from backend.models.units import LEVEL_ORDER, Unit, UnitLevel
 from backend.models.users import Role, User
+from backend.models.warnings import (
+    AckVia,
+    SafetyWarning,
+    WarningLevel,
+    WarningRecipient,
+    WarningState,
+)
 
 __all__ = [
     "LEVEL_ORDER",
+    "RISK_COLOURS",
     "TIERS",
+    "Accident",
+    "AccidentLevel",
+    "AckVia",
     "ApprovalKind",
     "ApprovalRequest",
     "ApprovalState",
@@ -64,6 +97,8 @@ __all__ = [
     "Delivery",
     "DeliveryState",
     "DutyShift",
+    "EnforcementKind",
+    "EnforcementRecord",
     "Enterprise",
     "EscalationPolicy",
     "Event",
@@ -71,6 +106,9 @@ __all__ = [
     "HazardCategory",
     "HazardPhoto",
     "HazardState",
+    "Incident",
+    "IncidentState",
+    "IncidentTask",
     "Industry",
     "Inspection",
     "InspectionKind",
@@ -80,18 +118,29 @@ __all__ = [
     "KeyPoint",
     "Notification",
     "Photo",
+    "Plan",
+    "PlanRole",
+    "PlanTargetKind",
+    "PlanTaskTemplate",
+    "ProtectionTarget",
     "PublicReport",
     "PublicReportCategory",
     "PublicReportState",
     "PushSubscription",
     "QrCode",
+    "RecordSource",
     "Rectification",
     "RectificationPhoto",
+    "RiskColour",
+    "RiskPending",
+    "RiskProfile",
     "Role",
+    "SafetyWarning",
     "Severity",
     "SignInAttempt",
     "SyncClient",
     "SyncMutation",
+    "TargetCheck",
     "Task",
     "TaskOffer",
     "TaskState",
@@ -101,5 +150,8 @@ __all__ = [
     "UnitLevel",
     "User",
     "UserSession",
+    "WarningLevel",
+    "WarningRecipient",
+    "WarningState",
     "utcnow",
 ]
