@@ -58,7 +58,7 @@ def principal_of(db: Session, username: str) -> Principal:
 
 
 def profile_row(**values: Any) -> dict[str, Any]:
-    """A risk_profile row (H1's table) with the given values and plain ones for the rest."""
+    """A risk_profile row with the given values and plain ones for the rest."""
     plain = {"JSON": [], "Integer": 0, "String": "", "AutoString": "", "Float": 0.0}
     row: dict[str, Any] = {}
     for column in RiskProfile.__table__.columns:  # type: ignore[attr-defined]
