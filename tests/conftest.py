@@ -85,7 +85,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+# For a test that only makes sense on PostgreSQL (SKIP LOCKED, statement timeouts):
+# @pytest.mark.parametrize("database_url", [ONLY_POSTGRESQL], indirect=True)
+ONLY_POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["sqlite", ONLY_POSTGRESQL])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database with the demo data, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":

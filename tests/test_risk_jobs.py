@@ -25,7 +25,7 @@ from backend.risk.jobs import refresh_pending
 from backend.risk.services import touch
 from backend.settings import Settings
 from backend.worker import celery_app
-from tests.conftest import enterprise_in
+from tests.conftest import ONLY_POSTGRESQL, enterprise_in
 from tests.push.conftest import with_changes, worker_on
 from tests.services import REDIS_URL, require_redis
 from tests.test_loop import reported
@@ -133,12 +133,11 @@ def test_the_job_merges_marks_in_bounded_rounds(
     assert waiting(db) == []
 
 
-@pytest.mark.postgres
+# SKIP LOCKED is PostgreSQL's; SQLite has one writer, so this runs on PostgreSQL only.
+@pytest.mark.parametrize("database_url", [ONLY_POSTGRESQL], indirect=True)
 def test_two_jobs_on_postgresql_never_take_the_same_rows(
     db: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not settings.resolved_database_url.startswith("postgresql"):
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite has one writer")
     ids = list(db.execute(select(Enterprise.id).order_by(Enterprise.id).limit(40)).scalars())
     touch(db, ids)
     db.commit()
