@@ -252,6 +252,55 @@ def test_responder_accepts_from_the_inbox_checks_a_target_and_finishes(
     assert board.text.count('data-checked="no"') == len(INSIDE) - 1
 
 
+def test_two_people_checking_one_target_at_once_keep_the_first(
+    client: TestClient[Any], db: Session, settings: Settings
+) -> None:
+    if settings.resolved_database_url.startswith("postgresql"):
+        require_postgres()
+    from backend.incidents.responder import check_target
+    from backend.models import Event, TargetCheck
+    from backend.offline import changes
+    from backend.tasks.services import Origin
+
+    incident = reported(client, db)
+    assert post_form(client, f"/incidents/{incident.id}/confirm", {}).status_code == 303
+    target = next(t for t in services_targets(db, incident) if t.name == "武汉市第九医院")
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine, settings)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def one(username: str) -> None:
+        try:
+            with factory() as session:
+                principal = principal_for(session, username)
+                start.wait()
+                writes = check_target(
+                    session, principal, incident.id, target.id, username, Origin(utcnow())
+                )
+                changes.store(session, writes)
+                session.commit()
+        except BaseException as error:  # reported below, not swallowed
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, args=(name,)) for name in ("district", "city")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    engine.dispose()
+    assert errors == []
+    db.expire_all()
+    checks = list(db.execute(select(TargetCheck)).scalars())
+    assert [(c.incident_id, c.target_id) for c in checks] == [(incident.id, target.id)]
+    events = db.execute(
+        select(func.count()).where(
+            Event.action == "incident.target_checked", Event.entity_id == incident.id
+        )
+    ).scalar_one()
+    assert events == 1
+
+
 def principal_for(session: Session, username: str) -> Any:
     from backend.auth.services import principal_of
     from backend.models import User

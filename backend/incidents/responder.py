@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
@@ -222,23 +224,24 @@ def check_target(
         > incident.radius_m
     ):
         raise Rejected("incident.target_outside")
-    exists = session.execute(
-        select(TargetCheck.user_id).where(
-            TargetCheck.incident_id == incident.id, TargetCheck.target_id == target_id
-        )
-    ).first()
-    if exists is not None:
-        return []
     when, synced_later = origin.timing()
-    session.execute(
-        insert(TargetCheck).values(
+    # Two people checking one target at the same moment: the first insert stands and the other
+    # changes nothing (a plain insert would fail the second one's request on the primary key).
+    insert_for = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    first = session.execute(
+        insert_for(TargetCheck)
+        .values(
             incident_id=incident.id,
             target_id=target_id,
             user_id=principal.id,
             note=note.strip(),
             at=when,
         )
-    )
+        .on_conflict_do_nothing(index_elements=["incident_id", "target_id"])
+        .returning(TargetCheck.target_id)
+    ).first()
+    if first is None:
+        return []
     return [
         changes.event(
             principal.id,
