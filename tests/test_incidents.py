@@ -223,7 +223,8 @@ def test_responder_accepts_from_the_inbox_checks_a_target_and_finishes(
         "accepted",
         user_id(db, "responder"),
     )
-    assert drafts(db, incident.id)[2].due_at is None  # accepted: its clock stopped
+    # Accepted: the accept clock stopped, the completion clock runs.
+    assert drafts(db, incident.id)[2].due_at == task.rectify_by
 
     board = client.get(f"/incidents/{incident.id}")
     target = next(t for t in services_targets(db, incident) if t.name == "武汉市第九医院")
@@ -399,6 +400,46 @@ def test_a_task_nobody_accepts_climbs_to_the_district_then_the_city(
     assert tiers.pop(team.id) == "district"
     assert set(tiers.values()) == {"city"}
     assert (user_id(db, "city"), None) in told(db, "incident.escalated")
+
+
+def test_an_accepted_task_not_done_in_time_climbs_and_a_done_one_stops(
+    client: TestClient[Any], db: Session
+) -> None:
+    incident = reported(client, db)
+    assert post_form(client, f"/incidents/{incident.id}/confirm", {}).status_code == 303
+    team = next(d for d in drafts(db, incident.id) if d.role_title == "街道应急处置队")
+    sign_in(client, "responder")
+    assert post_form(client, f"/tasks/{team.id}/accept", {}).status_code == 303
+    task = db.get(Task, team.id)
+    assert task is not None
+    done_by = task.rectify_by
+    db.expire_all()
+    assert next(d for d in drafts(db, incident.id) if d.id == team.id).due_at == done_by
+
+    def climbed() -> list[str]:
+        db.expire_all()
+        return [d.tier for d in drafts(db, incident.id) if d.id == team.id]
+
+    with time_machine.travel(done_by - timedelta(minutes=1), tick=False):
+        sweep(db, utcnow())
+        db.commit()
+    assert climbed() == ["street"]
+    with time_machine.travel(done_by + timedelta(minutes=1), tick=False):
+        sweep(db, utcnow())
+        db.commit()
+    assert climbed() == ["district"]
+    assert (user_id(db, "district"), None) in told(db, "incident.escalated_unfinished")
+    # Done: its clock stops, nothing climbs any more.
+    assert (
+        post_form(client, f"/incident-tasks/{team.id}/done", {"note": "警戒已撤除"}).status_code
+        == 303
+    )
+    with time_machine.travel(done_by + timedelta(hours=5), tick=False):
+        sweep(db, utcnow())
+        db.commit()
+    assert climbed() == ["district"]
+    db.expire_all()
+    assert next(d for d in drafts(db, incident.id) if d.id == team.id).due_at is None
 
 
 def test_who_may_see_and_do_what(client: TestClient[Any], db: Session) -> None:

@@ -1,6 +1,7 @@
-"""Incident tasks climb the tiers like hazards: an incident task not accepted by its deadline goes
-to the tier above, under the same pure rule (backend/escalation/policy.py `due`) and the same
-duty roster. Called from the escalation sweep, in its transaction."""
+"""Incident tasks climb the tiers like hazards: an incident task not accepted by its deadline, or
+accepted but not done by its completion deadline, goes to the tier above, under the same pure rule
+(backend/escalation/policy.py `due`) and the same duty roster. Called from the escalation sweep,
+in its transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from backend.escalation.policy import Clock, Standing, due
 from backend.incidents import notices
 from backend.models import TIERS, Incident, IncidentTask, Severity, Task, TaskState, Tier
 from backend.offline import changes
+
+# Which deadline a task's state runs against: offered -> accept by, accepted -> done by.
+CLOCKS = {TaskState.OFFERED.value: Clock.ACCEPT, TaskState.ACCEPTED.value: Clock.RECTIFY}
 
 
 def _due_rows(session: Session, now: datetime, limit: int) -> list[Any]:
@@ -56,11 +60,10 @@ def sweep_tasks(session: Session, now: datetime, limit: int = 1000) -> tuple[int
     writes = []
     for row in rows:
         step = None
-        if row.state == TaskState.OFFERED:
+        clock = CLOCKS.get(row.state)
+        if clock is not None:
             staffed = {tier for tier in TIERS if duty[tier_path(row.unit_path, tier)]}
-            standing = Standing(
-                Tier(row.tier), Clock.ACCEPT, row.due_at, frozenset(row.fired or [])
-            )
+            standing = Standing(Tier(row.tier), clock, row.due_at, frozenset(row.fired or []))
             step = due(policy, standing, now, staffed)
         if step is None:
             # Answered meanwhile (or nothing left to do): stop watching it.
@@ -71,6 +74,8 @@ def sweep_tasks(session: Session, now: datetime, limit: int = 1000) -> tuple[int
         tier = step.escalate_to or Tier(row.tier)
         people = duty[tier_path(row.unit_path, tier)]
         kind = "incident.escalated" if step.escalate_to else "incident.overdue"
+        if clock is Clock.RECTIFY:
+            kind += "_unfinished"
         notices.send(
             session,
             people,

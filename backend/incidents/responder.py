@@ -114,8 +114,11 @@ def accept(session: Session, principal: Principal, task_id: str, origin: Origin)
         .where(Task.id == task.id, Task.state == TaskState.OFFERED.value)
         .values(state=TaskState.ACCEPTED.value, accepted_by=principal.id, accepted_at=at)
     )
-    # Accepted: the accept clock stops, nothing climbs any more.
-    session.execute(update(IncidentTask).where(IncidentTask.id == task.id).values(due_at=None))
+    # Accepted: the accept clock stops and the completion clock starts; a task accepted but not
+    # done by its deadline climbs too (backend/incidents/escalation.py).
+    session.execute(
+        update(IncidentTask).where(IncidentTask.id == task.id).values(due_at=task.rectify_by)
+    )
     outbox.mark(session, user_id=principal.id, event="accepted", task_id=task.id)
     return [_event(principal, "incident.task_accepted", loaded, origin)]
 
@@ -183,7 +186,9 @@ def done(
         .where(Task.id == task.id)
         .values(state=TaskState.DONE.value, ended_at=origin.now)
     )
-    session.execute(update(IncidentTask).where(IncidentTask.id == task.id).values(done_note=note))
+    session.execute(
+        update(IncidentTask).where(IncidentTask.id == task.id).values(done_note=note, due_at=None)
+    )
     return [_event(principal, "incident.task_done", loaded, origin, note=note)]
 
 
