@@ -84,6 +84,12 @@ def test_not_accepted_climbs_street_district_city(client: TestClient[Any], db: S
         "district",
     )
     assert told(db, "hazard.escalated") == [user_id(db, "district")]
+    # The notification says why in words, not the rule's code.
+    body = db.execute(
+        select(Notification.body).where(Notification.kind == "hazard.escalated")
+    ).scalar_one()
+    assert "超时未接收" in body
+    assert "accept_overdue" not in body
     # Swept again at once: nothing is escalated twice.
     assert run_sweep(db, accept_by + timedelta(minutes=2)).touched == 0
 

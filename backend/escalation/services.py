@@ -163,7 +163,7 @@ def sweep(session: Session, now: datetime, limit: int = 1000) -> SweepResult:
                     None, "hazard.supervised", "hazard", row.id, row.unit_path, notified=people
                 )
             )
-            tells.append(_tell(row, people, "hazard.supervised", reason="major"))
+            tells.append(_tell(row, people, "hazard.supervised", reason_code="major"))
             result.supervised += 1
             continue
         staffed = {tier for tier in TIERS if duty[tier_path(row.unit_path, tier)]}
@@ -191,11 +191,11 @@ def sweep(session: Session, now: datetime, limit: int = 1000) -> SweepResult:
         writes += _record(row, step, duty, now)
         if step.escalate_to is not None:
             people = duty[tier_path(row.unit_path, step.escalate_to)]
-            tells.append(_tell(row, people, "hazard.escalated", reason=step.reason))
+            tells.append(_tell(row, people, "hazard.escalated", reason_code=step.reason))
             result.escalated += 1
         else:
             people = duty[tier_path(row.unit_path, Tier(row.tier))]
-            tells.append(_tell(row, people, "hazard.overdue", reason=step.reason))
+            tells.append(_tell(row, people, "hazard.overdue", reason_code=step.reason))
             result.renotified += 1
         escalated = now if step.escalate_to is not None else None
         tier = (step.escalate_to or Tier(row.tier)).value

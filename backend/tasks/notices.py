@@ -133,6 +133,9 @@ def send_many(
                 continue  # not (or no longer) active
             t = translators.setdefault(locale, Translator(locale))
             values = {"place": str(place), **params, "category": t(f"categories.{hazard.category}")}
+            if params.get("reason_code"):
+                # A rule's reason (accept_overdue …) in the reader's words, not the code.
+                values["reason"] = t(f"esc.reasons.{params['reason_code']}")
             messages.append(
                 {
                     "user_id": user_id,
