@@ -14,7 +14,6 @@ printed, with what one run did; `--profile` adds where the time goes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import os
@@ -25,12 +24,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, make_url, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import insert, select, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,6 +39,7 @@ from backend.db import make_engine, make_session_factory, session_scope  # noqa:
 from backend.demo.seed import seed  # noqa: E402
 from backend.escalation.services import SweepResult, sweep  # noqa: E402
 from backend.models import EscalationPolicy, Hazard, Unit, User, utcnow  # noqa: E402
+from bench.scratch import postgres_database, postgres_problem, say  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GRIDSAFE_BENCH_POSTGRES_URL",
@@ -50,39 +48,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
     ),
 )
 CHUNK = 5000
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def postgres_problem(admin_url: str) -> str:
-    """Why the PostgreSQL server cannot be used (empty when it can)."""
-    engine = create_engine(admin_url, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        return error.__class__.__name__
-    finally:
-        engine.dispose()
-    return ""
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"gridsafe_esc_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def fill(url: str, hazards: int, rng: random.Random) -> list[str]:
@@ -233,7 +198,7 @@ def main() -> None:
     elif problem := postgres_problem(POSTGRES_ADMIN_URL):
         say(f"[postgresql] not usable at {POSTGRES_ADMIN_URL} ({problem}): skipped")
     else:
-        with postgres_database(POSTGRES_ADMIN_URL) as url:
+        with postgres_database(POSTGRES_ADMIN_URL, "gridsafe_esc_bench_") as url:
             results["PostgreSQL"] = bench("postgresql", url, args)
     say("")
     say(f"escalation sweep, {args.due:,} due among {args.hazards:,} open (median of {args.runs}):")

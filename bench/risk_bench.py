@@ -15,7 +15,6 @@ full run (every profile rewritten), and the median of `--runs` incremental updat
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import statistics
@@ -23,12 +22,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, make_url, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,6 +47,7 @@ from backend.models import (  # noqa: E402
 )
 from backend.risk.jobs import refresh_pending  # noqa: E402
 from backend.risk.services import recompute_all, touch  # noqa: E402
+from bench.scratch import postgres_database, postgres_problem, say  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GRIDSAFE_BENCH_POSTGRES_URL",
@@ -65,39 +63,6 @@ INDUSTRIES = (
     "aluminium_processing",
     "other",
 )
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def postgres_problem(admin_url: str) -> str:
-    """Why the PostgreSQL server cannot be used (empty when it can)."""
-    engine = create_engine(admin_url, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        return error.__class__.__name__
-    finally:
-        engine.dispose()
-    return ""
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"gridsafe_risk_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _rows_for(
@@ -314,7 +279,7 @@ def main() -> None:
         if problem:
             say(f"[PostgreSQL] skipped: server not reachable ({problem})")
         else:
-            with postgres_database(POSTGRES_ADMIN_URL) as url:
+            with postgres_database(POSTGRES_ADMIN_URL, "gridsafe_risk_bench_") as url:
                 bench("PostgreSQL", url, args)
 
 
