@@ -37,13 +37,6 @@ MAX_REASON = 500
 MAX_NOTE = 2000
 
 
-def is_incident_task(session: Session, task_id: str) -> bool:
-    found = session.execute(
-        select(Task.incident_id).where(Task.id == task_id.lower()[:36])
-    ).scalar_one_or_none()
-    return found is not None
-
-
 @dataclass
 class Loaded:
     task: Task

@@ -349,21 +349,28 @@ def _reason(text: str) -> str:
 # ---- the responder --------------------------------------------------------------------------
 
 
-def hazard_of_task(session: Session, task_id: str) -> str:
-    hazard_id = session.execute(
-        select(Task.hazard_id).where(Task.id == task_id.lower()[:36])
-    ).scalar_one_or_none()
+def owner_of_task(session: Session, task_id: str) -> tuple[str | None, str | None]:
+    """(hazard id, incident id) of a task, read once: a task answers to one or the other
+    (neither: no such task)."""
+    row = session.execute(
+        select(Task.hazard_id, Task.incident_id).where(Task.id == task_id.lower()[:36])
+    ).first()
+    return (row.hazard_id, row.incident_id) if row is not None else (None, None)
+
+
+def _hazard(hazard_id: str | None) -> str:
     if hazard_id is None:
         raise Rejected("loop.not_found")
-    return str(hazard_id)
+    return hazard_id
 
 
 def accept(session: Session, principal: Principal, task_id: str, origin: Origin) -> list[Write]:
     """The first to accept takes the task; anyone after is told who has it."""
     task_id = task_id.lower()[:36]
-    if incident_tasks.is_incident_task(session, task_id):
+    hazard_id, incident_id = owner_of_task(session, task_id)
+    if incident_id is not None:
         return incident_tasks.accept(session, principal, task_id, origin)
-    loaded = load(session, principal, hazard_of_task(session, task_id))
+    loaded = load(session, principal, _hazard(hazard_id))
     task = loaded.task
     if task is None or task.id != task_id:
         state = session.execute(select(Task.state).where(Task.id == task_id)).scalar_one()
@@ -401,11 +408,12 @@ def decline(
 ) -> list[Write]:
     """A decline with its reason; when everyone offered has declined, the hazard goes back to
     the street's queue and the dispatcher is told."""
-    if incident_tasks.is_incident_task(session, task_id):
+    hazard_id, incident_id = owner_of_task(session, task_id)
+    if incident_id is not None:
         return incident_tasks.decline(session, principal, task_id, reason, origin)
     reason = _reason(reason)
     task_id = task_id.lower()[:36]
-    loaded = load(session, principal, hazard_of_task(session, task_id))
+    loaded = load(session, principal, _hazard(hazard_id))
     task = loaded.task
     if task is None or task.id != task_id:
         raise Rejected("task.over")
