@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -45,14 +45,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    # PostgreSQL plans every statement for the values it is given. psycopg prepares a statement
-    # after five runs, and PostgreSQL then keeps one generic plan for it: made while a table was
-    # small (a new deployment, the first reports of the day's sync), a sequential scan stays
-    # after the table has grown. The hazard-id lookup of a sync push took 16.5 ms at 20,000
-    # hazards instead of 0.45 ms (bench). Planning these short statements costs less than that.
-    connect_args = dict(kwargs.pop("connect_args", {}))
-    connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan")
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def planned_for_values(connection: Connection) -> Iterator[None]:
+    """Statements run inside are planned for the values they are given, every time.
+
+    psycopg prepares a statement once it has run five times, and PostgreSQL then settles on one
+    generic plan for it. For a lookup by a list of ids in a table that grows, that plan was made
+    while the table was small: a sequential scan, kept after the table has grown (a sync push's
+    hazard-id lookup took 16.5 ms at 20,000 hazards instead of 0.45 ms). Planning every
+    statement instead would cost a one-report push 1.8 ms, so only such lookups do. Nothing
+    changes on SQLite, which plans every statement."""
+    driver: Any = connection.connection.driver_connection
+    if not hasattr(driver, "prepare_threshold"):
+        yield
+        return
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None  # this statement goes unprepared: planned with its values
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 # Where a session keeps the application's settings, for code that has a session and nothing

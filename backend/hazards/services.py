@@ -19,6 +19,7 @@ from backend.auth.policy import (
     sees_enterprise,
     sees_unit,
 )
+from backend.db import planned_for_values
 from backend.escalation.clocks import Policies, starting_values
 from backend.escalation.policy import Policy
 from backend.hazards.rules import ReportFields, believed_time, is_id
@@ -80,19 +81,21 @@ class Lookups:
         # Ids the database cannot hold name nothing; binding one would fail the whole batch.
         wanted = {i for i in enterprise_ids if is_id(i) and i not in self.enterprises}
         connection = self.session.connection()
-        if wanted:
-            for row in connection.execute(_PLACES, {"ids": list(wanted)}):
-                self.enterprises[row.id] = Place(
-                    row.id, row.grid_id, row.path, row.latitude, row.longitude
-                )
-        ids = list(set(hazard_ids))
-        if ids:
-            self.existing_hazards.update(connection.execute(_HAZARD_IDS, {"ids": ids}).scalars())
-        ids = list(set(check_in_ids))
-        if ids:
-            self.existing_check_ins.update(
-                connection.execute(_CHECK_IN_IDS, {"ids": ids}).scalars()
-            )
+        # Lookups by lists of ids in tables that grow: planned for these ids (backend/db.py).
+        with planned_for_values(connection):
+            if wanted:
+                for row in connection.execute(_PLACES, {"ids": list(wanted)}):
+                    self.enterprises[row.id] = Place(
+                        row.id, row.grid_id, row.path, row.latitude, row.longitude
+                    )
+            ids = list(set(hazard_ids))
+            if ids:
+                found = connection.execute(_HAZARD_IDS, {"ids": ids}).scalars()
+                self.existing_hazards.update(found)
+            ids = list(set(check_in_ids))
+            if ids:
+                found = connection.execute(_CHECK_IN_IDS, {"ids": ids}).scalars()
+                self.existing_check_ins.update(found)
 
     def policy_for(self, severity: str, category: str) -> Policy:
         """The escalation policy of a new report, chosen once per kind in a batch: choosing it

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
+from backend.db import planned_for_values
 from backend.models import (
     Change,
     Enterprise,
@@ -115,9 +116,9 @@ class SqlSyncStore:
     def processed(self, client_id: str, ids: Sequence[int]) -> dict[int, Processed]:
         if not ids:
             return {}
-        rows = self.session.connection().execute(
-            _PROCESSED, {"of_client": client_id, "ids": list(ids)}
-        )
+        connection = self.session.connection()
+        with planned_for_values(connection):  # sync_mutation only grows (backend/db.py)
+            rows = connection.execute(_PROCESSED, {"of_client": client_id, "ids": list(ids)})
         return {
             row.mutation_id: Processed(row.mutation_id, Status(row.status), row.digest, row.code)
             for row in rows
