@@ -54,8 +54,9 @@ def planned_for_values(connection: Connection) -> Iterator[None]:
 
     psycopg prepares a statement once it has run five times, and PostgreSQL then settles on one
     generic plan for it. For a lookup by a list of ids in a table that grows, that plan was made
-    while the table was small: a sequential scan, kept after the table has grown (a sync push's
-    hazard-id lookup took 16.5 ms at 20,000 hazards instead of 0.45 ms). Planning every
+    while the table was small: a sequential scan, kept until autovacuum next analyzes the table
+    (in `make bench`, a sync push's hazard-id lookup took 16.5 ms at 20,000 hazards instead of
+    0.45 ms; a morning's backlog of phones syncing would see the same). Planning every
     statement instead would cost a one-report push 1.8 ms, so only such lookups do. Nothing
     changes on SQLite, which plans every statement."""
     driver: Any = connection.connection.driver_connection
