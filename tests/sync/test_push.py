@@ -399,3 +399,64 @@ def test_application_follows_ids_not_clocks(client: TestClient[Any], db: Session
         shared,
         third["args"]["id"],
     ]
+
+
+# ---- signed in: the sync API reads the session in the handler's own thread ------------------
+
+
+@pytest.mark.parametrize("cookie", ["", "not-a-session", "expired"])
+def test_push_and_pull_without_a_live_session_are_401_and_store_nothing(
+    client: TestClient[Any], db: Session, cookie: str
+) -> None:
+    own = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    if cookie == "expired":
+        db.execute(
+            text("UPDATE user_session SET expires_at = :past"),
+            {"past": datetime(2000, 1, 1, tzinfo=UTC)},
+        )
+        db.commit()
+    elif cookie:
+        client.cookies.set("gs_session", cookie)
+    else:
+        client.cookies.delete("gs_session")
+    before = table_counts(db)
+    response = push_raw(client, new_client_id(), [report(1, own.id)])
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_signed_in"
+    pulled = client.get("/api/v1/sync/pull")
+    assert pulled.status_code == 401
+    assert pulled.json()["code"] == "not_signed_in"
+    assert table_counts(db) == before
+
+
+def test_a_deactivated_user_can_no_longer_push(client: TestClient[Any], db: Session) -> None:
+    own = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    client_id = new_client_id()
+    assert statuses(push(client, client_id, [report(1, own.id)])) == {1: ("applied", "")}
+    db.execute(update(User).where(User.username == "inspector").values(active=False))
+    db.commit()
+    before = table_counts(db)
+    assert push_raw(client, client_id, [report(2, own.id)]).status_code == 401
+    assert table_counts(db) == before
+    assert last_mutation_id(db, client_id) == 1
+
+
+def test_push_answers_in_the_signed_in_persons_language(
+    client: TestClient[Any], db: Session
+) -> None:
+    """The principal is found in the handler; the refusal is still in the person's words."""
+    sign_in(client, "inspector")
+    client.cookies.delete("gs_lang")
+    for language, expected in (("zh", Translator("zh")), ("en", EN)):
+        db.execute(update(User).where(User.username == "inspector").values(locale=language))
+        db.commit()
+        body = push(
+            client,
+            new_client_id(),
+            [{"id": 1, "name": "no.such", "args": {}, "at": datetime.now(UTC).isoformat()}],
+        )
+        (result,) = body["results"]
+        assert result["status"] == "rejected"
+        assert result["message"] == expected("errors.sync.unknown_mutation", name="no.such")
