@@ -93,7 +93,11 @@ class Policies:
                 best = (rank, row.version, row)
         if best is None:
             return DEFAULTS[Severity(severity)]
-        return _as_policy(best[2])
+        row = best[2]
+        policy = self._by_id.get(row.id)
+        if policy is None:
+            policy = self._by_id[row.id] = _as_policy(row)
+        return policy
 
     def by_id(self, ids: Iterable[int]) -> Mapping[int, Policy]:
         wanted = {i for i in ids if i not in self._by_id}
