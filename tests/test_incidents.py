@@ -1,7 +1,8 @@
 """Incidents against the database (SQLite and PostgreSQL): a report proposes the plan, the radius,
 the targets inside it and the people; confirmation sends every task exactly once (twice pressed,
-two commanders at once, the broker down); responders answer in the loop's inbox; the board; the
-escalation of an incident task nobody accepts; who may see and do what."""
+two commanders at once, the broker down); responders answer in the loop's inbox, and the others
+offered a task hear once who took it; the board; the escalation of an incident task nobody
+accepts; who may see and do what."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import time_machine
 from litestar.testing import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from backend.db import make_engine, make_session_factory
@@ -28,10 +29,11 @@ from backend.models import (
     Task,
     TaskOffer,
     Unit,
+    User,
     utcnow,
 )
 from backend.settings import Settings
-from tests.conftest import post_form, sign_in
+from tests.conftest import csrf_token, post_form, sign_in
 from tests.push.conftest import (  # noqa: F401  (push_settings, receiver: fixtures)
     beat_on,
     free_port,
@@ -251,6 +253,69 @@ def test_responder_accepts_from_the_inbox_checks_a_target_and_finishes(
     assert "三所已通知" in board.text
     assert f'data-target-id="{target.id}" data-checked="yes"' in board.text
     assert board.text.count('data-checked="no"') == len(INSIDE) - 1
+
+
+def test_the_others_offered_hear_once_who_took_the_task_in_their_language(
+    client: TestClient[Any], db: Session
+) -> None:
+    incident = reported(client, db)
+    team = next(d for d in drafts(db, incident.id) if d.role_title == "街道应急处置队")
+    names = ("responder", "inspector", "dispatcher", "district")
+    people = {name: user_id(db, name) for name in names}
+    edit = client.post(
+        f"/incidents/{incident.id}/tasks/{team.id}",
+        data={"people": [str(p) for p in people.values()], "_csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+    assert edit.status_code == 303
+    db.execute(update(User).where(User.id == people["inspector"]).values(locale="en"))
+    db.commit()
+    assert post_form(client, f"/incidents/{incident.id}/confirm", {}).status_code == 303
+    sign_in(client, "dispatcher")
+    reason = {"reason": "正在处置另一起事件"}
+    assert post_form(client, f"/tasks/{team.id}/decline", reason).status_code == 303
+
+    # Accepted from the notification (the phone's outbox), then pressed again on the page.
+    sign_in(client, "responder")
+    body = push(
+        client,
+        str(uuid.uuid4()),
+        [
+            {
+                "id": 1,
+                "name": "task.accept",
+                "args": {"task_id": team.id},
+                "at": utcnow().isoformat(),
+            }
+        ],
+    )
+    assert statuses(body) == {1: ("applied", "")}
+    assert post_form(client, f"/tasks/{team.id}/accept", {}).status_code == 303
+
+    # One each for those still offered; none for the one who took it or the one who declined.
+    assert told(db, "incident.taken") == sorted(
+        [(people["inspector"], team.id), (people["district"], team.id)]
+    )
+    taken = {
+        n.user_id: n
+        for n in db.execute(select(Notification).where(Notification.kind == "incident.taken"))
+        .scalars()
+        .all()
+    }
+    holder = db.get(User, people["responder"]).display_name  # type: ignore[union-attr]
+    english, chinese = taken[people["inspector"]], taken[people["district"]]
+    assert english.title == f"Hazardous-chemical leak task taken: {team.title}"
+    assert english.body == f"“{team.title}” was accepted by {holder}; nothing to do."
+    assert chinese.title == f"危化品泄漏任务已被接收：{team.title}"
+    assert chinese.body == f"任务“{team.title}”已由{holder}接收，无需处理。"
+    assert english.url == f"/tasks/{team.id}"
+    # Each waits in the push outbox for delivery like any other notification.
+    second = db.execute(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.notification_id.in_([english.id, chinese.id]), Delivery.channel == "second")
+    ).scalar_one()
+    assert second == 2
 
 
 def test_two_people_checking_one_target_at_once_keep_the_first(

@@ -58,3 +58,25 @@ def send(
         )
     session.info.setdefault(PENDING_KEY, []).extend(created)
     return created
+
+
+def task_taken(
+    session: Session,
+    incident_type: str,
+    task_id: str,
+    title: str,
+    user_ids: Sequence[int],
+    holder: str,
+) -> None:
+    """The others still offered the task learn who took it, so nobody sets out for it twice (the
+    loop's `task.taken`, worded for the incident rather than a hazard's place)."""
+    send(
+        session,
+        user_ids,
+        "incident.taken",
+        f"/tasks/{task_id}",
+        incident_type=incident_type,
+        task_id=task_id,
+        title=title,
+        by=holder,
+    )

@@ -86,6 +86,7 @@ def _event(
 
 
 def accept(session: Session, principal: Principal, task_id: str, origin: Origin) -> list[Write]:
+    """The first to accept takes the task, and the others still offered it are told who."""
     loaded = _load(session, task_id)
     task = loaded.task
     if task.state == TaskState.ACCEPTED:
@@ -113,7 +114,28 @@ def accept(session: Session, principal: Principal, task_id: str, origin: Origin)
         update(IncidentTask).where(IncidentTask.id == task.id).values(due_at=task.rectify_by)
     )
     outbox.mark(session, user_id=principal.id, event="accepted", task_id=task.id)
+    _tell_the_others(session, principal, loaded)
     return [_event(principal, "incident.task_accepted", loaded, origin)]
+
+
+def _tell_the_others(session: Session, principal: Principal, loaded: Loaded) -> None:
+    """Everyone else still offered the task (not those who declined) hears who took it."""
+    others = [
+        o.user_id for o in loaded.offers if o.user_id != principal.id and o.declined_at is None
+    ]
+    if not others:
+        return
+    title = session.execute(
+        select(IncidentTask.title).where(IncidentTask.id == loaded.task.id)
+    ).scalar_one()
+    notices.task_taken(
+        session,
+        loaded.incident.incident_type,
+        loaded.task.id,
+        title,
+        others,
+        principal.display_name,
+    )
 
 
 def decline(
