@@ -1,6 +1,6 @@
 """The duty roster (值班表) admin on SQLite and PostgreSQL: adding and deleting shifts with the
 validation, the administrator's area, CSV import (UTF-8 and GBK, idempotent, per-row report),
-and what escalation's on_duty() makes of it."""
+the hints naming the configured time zone, and what escalation's on_duty() makes of it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,15 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from backend.admin.duty import SHANGHAI
+from backend.admin.duty_pages import clock
 from backend.admin.users import UserInput, create_user_by_codes
+from backend.app import create_app
 from backend.demo.seed import DEMO_PASSWORD, seed
 from backend.escalation.services import on_duty
+from backend.i18n import LOCALE_COOKIE
 from backend.models import DutyShift, Event, Role, Unit, User, utcnow
+from backend.settings import Settings
+from backend.timezone import zone
 from tests.conftest import csrf_token, post_form, sign_in
 
 STREET = "420107001"
@@ -152,6 +157,52 @@ def test_htmx_gets_only_the_form_back(client: TestClient[Any], db: Session) -> N
     assert response.status_code == 422
     assert response.text.lstrip().startswith('<form id="shift-form"')
     assert 'name="_csrf_token"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("name", "moment", "expected"),
+    [
+        ("Asia/Shanghai", datetime(2026, 1, 15, tzinfo=UTC), ("Asia/Shanghai", "+08:00")),
+        # Summer time: the offset of the moment asked about, not of the zone in general.
+        ("Europe/Berlin", datetime(2026, 1, 15, tzinfo=UTC), ("Europe/Berlin", "+01:00")),
+        ("Europe/Berlin", datetime(2026, 7, 15, tzinfo=UTC), ("Europe/Berlin", "+02:00")),
+        ("America/New_York", datetime(2026, 1, 15, tzinfo=UTC), ("America/New_York", "-05:00")),
+        ("Asia/Kolkata", datetime(2026, 1, 15, tzinfo=UTC), ("Asia/Kolkata", "+05:30")),
+        ("UTC", datetime(2026, 1, 15, tzinfo=UTC), ("UTC", "+00:00")),
+    ],
+)
+def test_the_clock_names_the_zone_and_its_offset_then(
+    name: str, moment: datetime, expected: tuple[str, str]
+) -> None:
+    assert clock(zone(name), moment) == dict(zip(("zone", "offset"), expected, strict=True))
+
+
+def test_the_hints_name_the_configured_zone(
+    client: TestClient[Any], db: Session, settings: Settings
+) -> None:
+    sign_in(client, "admin", DEMO_PASSWORD)
+    page = client.get(f"/admin/duty?unit={unit(db, STREET).id}").text
+    assert "时间均为 Asia/Shanghai 时间（UTC+08:00）。" in page
+    assert "请填写 Asia/Shanghai 时间（UTC+08:00）。" in page
+    assert "北京时间" not in page
+
+    # India has no summer time, so its offset is the same whenever the test runs.
+    elsewhere = Settings(**{**settings.model_dump(), "timezone": "Asia/Kolkata"})
+    with TestClient(create_app(elsewhere), base_url="http://testserver.local") as other:
+        sign_in(other, "admin", DEMO_PASSWORD)
+        page = other.get(f"/admin/duty?unit={unit(db, STREET).id}").text
+        assert "时间均为 Asia/Kolkata 时间（UTC+05:30）。" in page
+        assert "或 Asia/Kolkata 时间（UTC+05:30）" in page  # the import's explanation too
+        assert "Asia/Shanghai" not in page
+        # The form sent back with an error keeps the hint; and in English.
+        other.cookies.set(LOCALE_COOKIE, "en")
+        refused = other.post(
+            "/admin/duty",
+            data={**form(db, ends_at="bad"), "_csrf_token": csrf_token(other)},
+            headers={"HX-Request": "true"},
+        )
+        assert refused.status_code == 422
+        assert "Enter times in Asia/Kolkata (UTC+05:30)." in refused.text
 
 
 def test_a_deleted_shift_is_gone_and_recorded(client: TestClient[Any], db: Session) -> None:

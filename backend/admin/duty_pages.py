@@ -1,10 +1,11 @@
 """The duty roster pages (值班表) for administrators: a unit's shifts for the coming days, add,
-delete, import a CSV. Times are shown and entered in Beijing time (Asia/Shanghai)."""
+delete, import a CSV. Times are shown and entered in GRIDSAFE_TIMEZONE (Beijing time by default),
+and the page names that zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -22,6 +23,7 @@ from backend.auth.policy import Principal
 from backend.enterprises.importing import MAX_BYTES
 from backend.errors import AppError
 from backend.models import Unit, utcnow
+from backend.timezone import to_local
 from backend.web import after_change, page, zone_of
 
 
@@ -39,15 +41,28 @@ def _start(value: str, where: tzinfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=where)
 
 
+def clock(where: tzinfo, now: datetime) -> dict[str, str]:
+    """The zone's name and its UTC offset at `now` ("Asia/Shanghai", "+08:00") for the hints
+    that say which clock to type in: a deployment elsewhere, or in a zone with summer time, must
+    not be told "Beijing time"."""
+    offset = to_local(now, where).utcoffset() or timedelta()
+    total = int(offset.total_seconds()) // 60
+    hours, minutes = divmod(abs(total), 60)
+    sign = "-" if total < 0 else "+"
+    return {"zone": str(getattr(where, "key", where)), "offset": f"{sign}{hours:02d}:{minutes:02d}"}
+
+
 def _context(
     db: Session,
     principal: Principal,
     unit: Unit | None,
-    start: datetime,
+    where: tzinfo,
+    day: str = "",
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
+    start = _start(day, where)
     units = duty.roster_units(db, principal)
     unit = unit or next((u for u in units if u.id == principal.unit_id), None)
     unit = unit or (units[0] if units else None)
@@ -63,6 +78,7 @@ def _context(
         "columns": COLUMNS,
         "megabytes": MAX_BYTES // (1024 * 1024),
         "report": None,
+        "clock": clock(where, utcnow()),
         **extra,
     }
 
@@ -87,7 +103,7 @@ class DutyPages(Controller):
         return page(
             request,
             "admin/duty.html",
-            _context(db, principal, chosen, _start(start, zone_of(request))),
+            _context(db, principal, chosen, zone_of(request), start),
         )
 
     @post("/", sync_to_thread=True)
@@ -114,7 +130,7 @@ class DutyPages(Controller):
             db.rollback()
             unit = duty.roster_unit(db, principal, shift.unit_id)
             context = _context(
-                db, principal, unit, _start("", zone_of(request)), data, error.fields, error=error
+                db, principal, unit, zone_of(request), form=data, errors=error.fields, error=error
             )
             return page(request, "admin/duty.html", context, block="form", status_code=422)
         return after_change(request, f"/admin/duty?unit={shift.unit_id}")
@@ -147,13 +163,11 @@ class DutyPages(Controller):
             report = import_roster(db, principal, filename, content, origin)
         except AppError as error:
             db.rollback()
-            context = _context(
-                db, principal, None, _start("", zone_of(request)), import_error=error
-            )
+            context = _context(db, principal, None, zone_of(request), import_error=error)
             return page(
                 request, "admin/duty.html", context, block="importer", status_code=error.status
             )
-        context = _context(db, principal, None, _start("", zone_of(request)), report=report)
+        context = _context(db, principal, None, zone_of(request), report=report)
         return page(request, "admin/duty.html", context, block="importer")
 
 
