@@ -33,6 +33,7 @@ from backend.models import (
     utcnow,
 )
 from backend.settings import Settings
+from backend.timezone import format_local, zone
 from tests.conftest import csrf_token, post_form, sign_in
 from tests.push.conftest import (  # noqa: F401  (push_settings, receiver: fixtures)
     beat_on,
@@ -165,6 +166,14 @@ def test_confirming_twice_sends_every_task_once(client: TestClient[Any], db: Ses
         .where(Notification.kind == "incident.task", Delivery.channel == "second")
     ).scalar_one()
     assert second == len(expected)
+    # The deadline in the push is the phone's wall-clock time (Asia/Shanghai), not UTC.
+    accept_by = {t.id: t.accept_by for t in tasks}
+    for note in db.execute(
+        select(Notification).where(Notification.kind == "incident.task")
+    ).scalars():
+        local = format_local(accept_by[note.task_id], zone("Asia/Shanghai"), "%m-%d %H:%M")
+        assert local in note.body, note.body
+        assert "UTC" not in note.body
     db.expire_all()
     assert db.get(Incident, incident.id).state == "confirmed"  # type: ignore[union-attr]
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
+from backend.db import settings_of
 from backend.escalation.clocks import TIER_ROLE, tier_of_path, tier_of_unit_level
 from backend.escalation.services import on_duty
 from backend.incidents import notices
@@ -31,6 +32,7 @@ from backend.models import (
 )
 from backend.offline import changes
 from backend.plans.policy import INCIDENT_TYPES, SCALES, ancestor_path, matching, radius_m
+from backend.timezone import format_local, zone_for
 from sync import Rejected, Write
 
 COMMANDERS = frozenset({Role.DISTRICT_OFFICER, Role.CITY_OFFICER})
@@ -351,7 +353,8 @@ def confirm(session: Session, principal: Principal, incident_id: str, now: datet
             task_id=draft.id,
             actions=("accept", "decline"),
             title=draft.title,
-            deadline=accept_by.strftime("%m-%d %H:%M") + " UTC",
+            # Local wall-clock time, as the pages and the hazard tasks' pushes show it.
+            deadline=format_local(accept_by, zone_for(settings_of(session)), "%m-%d %H:%M"),
         )
     return [
         changes.event(
