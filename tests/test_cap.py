@@ -127,3 +127,89 @@ def test_export_over_http_names_the_targeted_units_and_validates(
     assert document.xpath("//cap:circle/text()", namespaces=NS)[0] == "30.640000,114.390000 2.5"
     sign_in(client, "inspector2")
     assert client.get(f"/warnings/{warning_id}.cap.xml").status_code == 404
+
+
+def cancelled(level: str = "red") -> SafetyWarning:
+    withdrawn = warning(level)
+    withdrawn.cancelled_at = datetime(2026, 7, 1, 4, 25, 30, 500, tzinfo=UTC)
+    withdrawn.cancel_reason = "误报：雷达回波 & <测试>"
+    withdrawn.state = "cancelled"
+    return withdrawn
+
+
+def test_a_cancelled_warning_exports_a_cancel_that_references_the_alert() -> None:
+    area = Area({"zh": "武汉市", "en": "Wuhan"})
+    document = validated(to_cap(cancelled(), "gridsafe@h", area))
+    assert document.findtext("cap:msgType", namespaces=NS) == "Cancel"
+    assert document.findtext("cap:identifier", namespaces=NS) == (
+        "gridsafe-warning-6f1c2d1e-8f0a-4f4e-9c55-0a4c1d2e3f4a-cancel"
+    )
+    assert document.findtext("cap:sent", namespaces=NS) == "2026-07-01T12:25:30+08:00"
+    assert document.findtext("cap:note", namespaces=NS) == "误报：雷达回波 & <测试>"
+    assert document.findtext("cap:references", namespaces=NS) == (
+        "gridsafe@h,gridsafe-warning-6f1c2d1e-8f0a-4f4e-9c55-0a4c1d2e3f4a,2026-07-01T12:00:00+08:00"
+    )
+    original = validated(to_cap(cancelled(), "gridsafe@h", area, original=True))
+    assert original.findtext("cap:msgType", namespaces=NS) == "Alert"
+    assert original.find("cap:references", NS) is None
+    assert original.find("cap:note", NS) is None
+    # The references name exactly the original alert: sender, identifier, sent.
+    named = ",".join(
+        original.findtext(f"cap:{part}", namespaces=NS) or ""
+        for part in ("sender", "identifier", "sent")
+    )
+    assert document.findtext("cap:references", namespaces=NS) == named
+
+
+def test_the_schema_refuses_a_cancel_whose_references_are_misplaced() -> None:
+    """The order of `note` and `references` matters to the schema: the check can fail."""
+    xml = to_cap(cancelled(), "gridsafe@h", Area({"zh": "武汉市"}))
+    document = etree.fromstring(xml)
+    references = document.find("cap:references", NS)
+    document.remove(references)
+    document.insert(0, references)
+    with pytest.raises(etree.DocumentInvalid):
+        schema().assertValid(document)
+
+
+def test_export_over_http_of_a_cancelled_warning(client: TestClient[Any], db: Session) -> None:
+    sign_in(client, "district")
+    until = (datetime.now(UTC) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
+    response = post_form(
+        client,
+        "/warnings",
+        {
+            "title": "误报测试",
+            "level": "yellow",
+            "body": "b",
+            "valid_until": until,
+            "roles": "grid_inspector",
+        },
+    )
+    assert response.status_code == 303, response.text
+    warning_id = response.headers["location"].rsplit("/", 1)[1]
+    before = validated(client.get(f"/warnings/{warning_id}.cap.xml").content)
+    assert before.findtext("cap:msgType", namespaces=NS) == "Alert"
+    cancel = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": "传感器故障"})
+    assert cancel.status_code == 303, cancel.text
+    page = client.get(f"/warnings/{warning_id}").text
+    assert f'href="/warnings/{warning_id}.cap.xml?original=1"' in page
+    document = validated(client.get(f"/warnings/{warning_id}.cap.xml").content)
+    assert document.findtext("cap:msgType", namespaces=NS) == "Cancel"
+    assert document.findtext("cap:note", namespaces=NS) == "传感器故障"
+    original = validated(client.get(f"/warnings/{warning_id}.cap.xml?original=1").content)
+    assert original.findtext("cap:msgType", namespaces=NS) == "Alert"
+    assert original.findtext("cap:identifier", namespaces=NS) == before.findtext(
+        "cap:identifier", namespaces=NS
+    )
+    sender, identifier, sent = document.findtext("cap:references", namespaces=NS).split(",")
+    assert sender == original.findtext("cap:sender", namespaces=NS)
+    assert identifier == original.findtext("cap:identifier", namespaces=NS)
+    assert sent == original.findtext("cap:sent", namespaces=NS)
+    assert document.findtext("cap:identifier", namespaces=NS) != identifier
+    stored = db.get(SafetyWarning, warning_id)
+    assert stored is not None
+    assert stored.cancelled_at is not None
+    assert document.findtext("cap:sent", namespaces=NS) == cap_time(stored.cancelled_at)
+    sign_in(client, "inspector2")
+    assert client.get(f"/warnings/{warning_id}.cap.xml?original=1").status_code == 404

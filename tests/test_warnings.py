@@ -1,7 +1,8 @@
 """Targeted warnings on SQLite and PostgreSQL: who is reached (checked against a plain-Python
 reading of the rules over every row), never anyone outside the sender's area, the preview
 equals what is sent, acknowledgement counted once (page, sync, notification, concurrently),
-re-notify only those who have not acknowledged, permissions and translated refusals."""
+re-notify only those who have not acknowledged, permissions and translated refusals; cancelling
+a false alarm once (double press, two officers at once) with one notice per recipient."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from backend.offline import changes
 from backend.settings import Settings
 from backend.warnings import services
 from backend.warnings.targeting import Near, Targeting, audience, haversine_km
+from sync import Rejected
 from tests.conftest import csrf_token, post_form, sign_in
 from tests.sync.conftest import push, statuses
 
@@ -574,3 +576,254 @@ def test_criteria_that_reach_nobody_are_refused_and_send_nothing(
     assert 'data-reach-people="0"' in answer.text
     assert db.execute(select(func.count()).select_from(SafetyWarning)).scalar_one() == 0
     assert db.execute(select(func.count()).select_from(Notification)).scalar_one() == 0
+
+
+def cancelled_notices(db: Session, warning_id: str) -> list[Notification]:
+    db.expire_all()
+    return list(
+        db.execute(
+            select(Notification).where(
+                Notification.kind == "warning.cancelled",
+                Notification.data["warning_id"].as_string() == warning_id,
+            )
+        ).scalars()
+    )
+
+
+def events_of(db: Session, warning_id: str, action: str) -> list[Event]:
+    return list(
+        db.execute(
+            select(Event).where(Event.entity_id == warning_id, Event.action == action)
+        ).scalars()
+    )
+
+
+def test_cancel_tells_every_recipient_once_in_their_language_and_ends_acknowledgement(
+    client: TestClient[Any], db: Session, crowd: dict[str, Any]
+) -> None:
+    inspector = principal_of(db, "inspector")
+    english = db.get(User, inspector.id)
+    assert english is not None
+    english.locale = "en"
+    db.commit()
+    sign_in(client, "district")
+    warning_id = send(client, draft(roles=["grid_inspector", "street_responder"]))
+    recipients = set(
+        db.execute(
+            select(WarningRecipient.user_id).where(WarningRecipient.warning_id == warning_id)
+        ).scalars()
+    )
+    assert inspector.id in recipients
+    assert len(recipients) >= 3
+    reason = "误报：传感器故障 <测试>"
+    answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": reason})
+    assert answer.status_code == 303, answer.text
+    # A double press: answered clearly, changes nothing, notifies nobody again.
+    again = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": "second"})
+    assert again.status_code == 409
+    assert 'data-error-code="warnings.already_cancelled"' in again.text
+    db.expire_all()
+    warning = db.get(SafetyWarning, warning_id)
+    assert warning is not None
+    assert warning.state == "cancelled"
+    assert warning.cancel_reason == reason
+    assert warning.cancelled_by == principal_of(db, "district").id
+    assert warning.cancelled_at is not None
+    notices = cancelled_notices(db, warning_id)
+    assert sorted(n.user_id for n in notices) == sorted(recipients)
+    assert all(reason in n.body and n.actions == [] for n in notices)
+    titles = {n.user_id: n.title for n in notices}
+    assert titles[inspector.id].startswith("[Cancelled orange warning]")
+    assert all(t.startswith("已撤销") for u, t in titles.items() if u != inspector.id)
+    devices = db.execute(
+        select(func.count())
+        .select_from(PushSubscription)
+        .where(PushSubscription.user_id.in_(recipients))  # type: ignore[attr-defined]
+    ).scalar_one()
+    pushes = db.execute(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.notification_id.in_([n.id for n in notices]),  # type: ignore[attr-defined]
+            Delivery.channel == "webpush",
+        )
+    ).scalar_one()
+    assert devices > 0
+    assert pushes == devices
+    [event] = events_of(db, warning_id, "warning.cancelled")
+    assert event.data["reason"] == reason
+    assert event.actor_id == warning.cancelled_by
+    # The sender's page: who, when, why; rates still readable; no re-notify, no second cancel.
+    detail = client.get(f"/warnings/{warning_id}")
+    assert f'data-cancelled="{warning_id}"' in detail.text
+    assert "青山区应急管理局" in detail.text
+    assert "误报：传感器故障 &lt;测试&gt;" in detail.text
+    assert "/renotify" not in detail.text
+    assert "data-cancel-warning" not in detail.text
+    rates = client.get(f"/warnings/{warning_id}", headers=HTMX)
+    assert f'data-acknowledged-total="0" data-people-total="{len(recipients)}"' in rates.text
+    before = db.execute(select(func.max(Notification.id))).scalar_one()
+    refused = post_form(client, f"/warnings/{warning_id}/renotify", {})
+    assert refused.status_code == 409
+    assert 'data-error-code="warnings.renotify_cancelled"' in refused.text
+    sent_list = client.get("/warnings").text
+    assert f'data-sent-warning-id="{warning_id}"' in sent_list
+    assert f'data-cancelled="{warning_id}"' in sent_list
+    # A recipient: the page and the inbox say so, in English for this one, with no button.
+    sign_in(client, "inspector")
+    page_text = client.get(f"/warnings/{warning_id}").text
+    assert "Cancelled by 青山区应急管理局" in page_text
+    assert f"/warnings/{warning_id}/ack" not in page_text
+    inbox = client.get("/warnings").text
+    assert f'data-cancelled="{warning_id}"' in inbox
+    assert f"/warnings/{warning_id}/ack" not in inbox
+    # Acknowledging anyway (an old page, the outbox, the notification's button) is refused.
+    ack = post_form(client, f"/warnings/{warning_id}/ack", {}, headers=HTMX)
+    assert ack.status_code == 409
+    assert 'data-error-code="warnings.cancelled"' in ack.text
+    assert "This warning was cancelled" in ack.text
+    at = datetime.now(UTC).isoformat()
+    body = push(
+        client,
+        str(uuid.uuid4()),
+        [
+            {"id": 1, "name": "warning.ack", "args": {"warning_id": warning_id}, "at": at},
+            {
+                "id": 2,
+                "name": "warning.ack",
+                "args": {"warning_id": warning_id, "via": "notification"},
+                "at": at,
+            },
+        ],
+    )
+    assert statuses(body) == {
+        1: ("rejected", "warnings.cancelled"),
+        2: ("rejected", "warnings.cancelled"),
+    }
+    assert acknowledged(db, warning_id) == []
+    assert ack_events(db, warning_id) == 0
+    assert db.execute(select(func.max(Notification.id))).scalar_one() == before
+    assert len(cancelled_notices(db, warning_id)) == len(recipients)
+    renotified = db.execute(
+        select(func.sum(WarningRecipient.renotified)).where(
+            WarningRecipient.warning_id == warning_id
+        )
+    ).scalar_one()
+    assert renotified == 0
+
+
+def unchanged(db: Session, warning_id: str) -> None:
+    db.expire_all()
+    warning = db.get(SafetyWarning, warning_id)
+    assert warning is not None
+    assert warning.state == "sent"
+    assert warning.cancelled_at is None
+    assert warning.cancel_reason is None
+    assert cancelled_notices(db, warning_id) == []
+    assert events_of(db, warning_id, "warning.cancelled") == []
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "长" * 201])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_cancel_needs_a_short_reason(
+    client: TestClient[Any], db: Session, reason: str, language: str
+) -> None:
+    from backend.i18n import Translator
+
+    sign_in(client, "district")
+    warning_id = send(client, draft(roles=["grid_inspector"]))
+    client.cookies.set("gs_lang", language)
+    answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": reason}, headers=HTMX)
+    assert answer.status_code == 422
+    assert 'data-field-error="reason"' in answer.text
+    assert Translator(language)("warnings.errors.reason") in answer.text
+    unchanged(db, warning_id)
+
+
+def test_only_officers_over_the_warnings_area_may_cancel(
+    client: TestClient[Any], db: Session
+) -> None:
+    sign_in(client, "city")
+    warning_id = send(client, draft(roles=["grid_inspector"]))
+    # A district officer is below the city's area; a recipient and a dispatcher have no role.
+    for username, code in [
+        ("district", "warnings.cancel_forbidden"),
+        ("inspector", "forbidden"),
+        ("dispatcher", "forbidden"),
+    ]:
+        sign_in(client, username)
+        for reason in ("false alarm", ""):
+            answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": reason})
+            assert answer.status_code == 403, (username, answer.text)
+            assert f'data-error-code="{code}"' in answer.text
+        unchanged(db, warning_id)
+    sign_in(client, "district")
+    assert "data-cancel-warning" not in client.get(f"/warnings/{warning_id}").text
+    missing = post_form(client, f"/warnings/{uuid.uuid4()}/cancel", {"reason": "x"})
+    assert missing.status_code == 404
+    sign_in(client, "city")
+    assert "data-cancel-warning" in client.get(f"/warnings/{warning_id}").text
+    answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": "false alarm"})
+    assert answer.status_code == 303
+
+
+def test_concurrent_cancels_cancel_once(
+    settings: Settings, db: Session, crowd: dict[str, Any]
+) -> None:
+    """Two officers and double presses at once: one cancellation, one notice per person."""
+    district, city = principal_of(db, "district"), principal_of(db, "city")
+    t = Targeting(roles=("enterprise_officer", "grid_inspector", "street_responder"))
+    warning = services.send(
+        db,
+        district,
+        services.Draft("t", "red", "b", "", utcnow() + timedelta(hours=2), t),
+        utcnow(),
+    )
+    db.commit()
+    people = warning.recipients
+    assert people >= 5
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine, settings)
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(principal: Principal) -> None:
+        try:
+            start.wait()
+            for attempt in range(20):
+                with factory() as session:
+                    try:
+                        services.cancel(
+                            session, principal, warning.id, principal.username, utcnow()
+                        )
+                        session.commit()
+                        outcomes.append("cancelled")
+                        return
+                    except Rejected as refusal:
+                        session.rollback()
+                        outcomes.append(refusal.code)
+                        return
+                    except Exception as error:  # SQLite: database is locked, retried
+                        session.rollback()
+                        if "locked" not in str(error) or attempt == 19:
+                            raise
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=((district, city)[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert sorted(outcomes) == ["cancelled"] + ["warnings.already_cancelled"] * 7
+    notices = cancelled_notices(db, warning.id)
+    assert len(notices) == people
+    assert len({n.user_id for n in notices}) == people
+    [event] = events_of(db, warning.id, "warning.cancelled")
+    stored = db.get(SafetyWarning, warning.id)
+    assert stored is not None
+    assert event.actor_id == stored.cancelled_by
+    assert stored.cancel_reason in {"district", "city"}

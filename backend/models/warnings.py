@@ -24,6 +24,7 @@ class WarningLevel(StrEnum):
 
 class WarningState(StrEnum):
     SENT = "sent"
+    CANCELLED = "cancelled"  # withdrawn as a false alarm (撤销): see cancelled_at and the reason
 
 
 class AckVia(StrEnum):
@@ -68,6 +69,12 @@ class SafetyWarning(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
     state: str = Field(default=WarningState.SENT, max_length=16)
+    # Set once, by the one conditional UPDATE that cancels (backend/warnings/services.py cancel).
+    cancelled_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    cancelled_by: int | None = Field(default=None, foreign_key="app_user.id")
+    cancel_reason: str | None = Field(default=None, max_length=200)
 
 
 class WarningRecipient(SQLModel, table=True):

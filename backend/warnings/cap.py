@@ -8,7 +8,11 @@ Level → CAP (our reading of the Chinese four-colour signals):
   blue   → severity Minor,    urgency Future     (一般)
 Certainty is always Likely: a warning is issued about something expected, not yet observed.
 `scope` is Restricted (it went to chosen people, not the public), which CAP requires to come
-with a `restriction` text."""
+with a `restriction` text.
+
+A cancelled warning is exported as its own CAP message: msgType Cancel, a new identifier and
+the cancellation time as `sent`, `references` naming the original alert (sender,identifier,sent)
+and the reason as `note`. The original Alert stays available (`original=True`)."""
 
 from __future__ import annotations
 
@@ -46,17 +50,29 @@ def _add(parent: ET.Element, name: str, text: str) -> ET.Element:
     return element
 
 
-def to_cap(warning: SafetyWarning, sender: str, area: Area) -> bytes:
-    """`sender` identifies this system (CAP: no spaces, commas or `<&`), e.g. gridsafe@host."""
+def identifier(warning: SafetyWarning, *, cancel: bool = False) -> str:
+    return f"gridsafe-warning-{warning.id}" + ("-cancel" if cancel else "")
+
+
+def to_cap(warning: SafetyWarning, sender: str, area: Area, *, original: bool = False) -> bytes:
+    """`sender` identifies this system (CAP: no spaces, commas or `<&`), e.g. gridsafe@host.
+    A cancelled warning gives its Cancel message unless `original` asks for the first Alert."""
+    cancelled = warning.cancelled_at is not None and not original
     ET.register_namespace("", NAMESPACE)
     alert = ET.Element(f"{{{NAMESPACE}}}alert")
-    _add(alert, "identifier", f"gridsafe-warning-{warning.id}")
+    _add(alert, "identifier", identifier(warning, cancel=cancelled))
     _add(alert, "sender", sender)
-    _add(alert, "sent", cap_time(warning.sent_at))
+    sent = warning.cancelled_at if cancelled and warning.cancelled_at else warning.sent_at
+    _add(alert, "sent", cap_time(sent))
     _add(alert, "status", "Actual")
-    _add(alert, "msgType", "Alert")
+    _add(alert, "msgType", "Cancel" if cancelled else "Alert")
     _add(alert, "scope", "Restricted")
     _add(alert, "restriction", "GridSafe targeted warning: chosen units, roles and enterprises")
+    if cancelled:
+        if warning.cancel_reason:
+            _add(alert, "note", warning.cancel_reason)
+        original_alert = f"{sender},{identifier(warning)},{cap_time(warning.sent_at)}"
+        _add(alert, "references", original_alert)
     for locale, language in LANGUAGES:
         t = Translator(locale)
         info = ET.SubElement(alert, f"{{{NAMESPACE}}}info")

@@ -14,6 +14,8 @@ from backend.warnings.targeting import parse_targeting
 MAX_TITLE = 200
 MAX_BODY = 4000
 MAX_INSTRUCTIONS = 2000
+# Why a warning was cancelled: a line for the notification and the CAP note, not a report.
+MAX_REASON = 200
 # A warning is about the coming hours or days; a longer one is a notice, not a warning.
 MAX_VALIDITY = timedelta(days=30)
 
@@ -48,3 +50,11 @@ def parse_draft(
     if errors or valid_until is None:
         return None, errors
     return Draft(title, level, body, instructions, valid_until, targeting), {}
+
+
+def parse_reason(form: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The cancel form's reason: required, one short line."""
+    reason = " ".join(_text(form, "reason").split())
+    if not reason or len(reason) > MAX_REASON:
+        return None, {"reason": "warnings.errors.reason"}
+    return reason, {}

@@ -1,6 +1,7 @@
 """The warning pages: compose with a live preview of the reach, the inbox (kept for offline),
 a warning's page with one-tap acknowledgement, the sender's acknowledgement rates (polled) with
-re-notify, and the CAP 1.2 export at /warnings/<id>.cap.xml."""
+re-notify and cancel (a false alarm withdrawn), and the CAP 1.2 export at /warnings/<id>.cap.xml
+(for a cancelled warning its Cancel message; `?original=1` gives the original Alert)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.models import AckVia, UnitLevel, WarningLevel, utcnow
+from backend.models import (
+    AckVia,
+    SafetyWarning,
+    UnitLevel,
+    WarningLevel,
+    WarningRecipient,
+    utcnow,
+)
 from backend.offline import changes
 from backend.units.services import units_under
 from backend.warnings import services
 from backend.warnings.cap import to_cap
-from backend.warnings.drafts import parse_draft
+from backend.warnings.drafts import MAX_REASON, parse_draft, parse_reason
 from backend.warnings.targeting import (
     COLOURS,
     INDUSTRIES,
@@ -28,10 +36,17 @@ from backend.warnings.targeting import (
     reach,
     units_outside,
 )
-from backend.web import after_change, page, zone_of
+from backend.web import after_change, page, translator_of, zone_of
 from sync import Rejected
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
+# How a refusal of the rules is answered; any other code is a warning the person cannot see.
+REFUSAL_STATUS = {
+    "warnings.cancel_forbidden": 403,
+    "warnings.already_cancelled": 409,
+    "warnings.cancelled": 409,
+    "warnings.renotify_cancelled": 409,
+}
 
 
 def _sender_only(principal: Principal) -> None:
@@ -60,6 +75,49 @@ def _compose(
     }
 
 
+def _refused(request: Request[Any, Any, Any], refusal: Rejected) -> Response[Any]:
+    """A translated message with the refusal's stable code; 404 for what is not theirs."""
+    status = REFUSAL_STATUS.get(refusal.code)
+    if status is None:
+        raise AppError("not_found")
+    t = translator_of(request)
+    context = {"code": refusal.code, "message": t(f"errors.{refusal.code}"), "status": status}
+    return page(request, "error.html", context, block="message", status_code=status)
+
+
+def _visible(
+    db: Session, principal: Principal, warning_id: str
+) -> tuple[SafetyWarning, WarningRecipient | None, bool]:
+    """The warning as its recipient or a manager sees it: (warning, own row, manages)."""
+    got = services.received(db, principal, warning_id)
+    warning = got[0] if got else None
+    manages = False
+    if warning is None or services.can_manage(principal, warning.unit_path):
+        try:
+            warning = services.managed(db, principal, warning_id)
+            manages = True
+        except Rejected:
+            if warning is None:
+                raise AppError("not_found") from None
+    assert warning is not None
+    return warning, got[1] if got else None, manages
+
+
+def _detail(db: Session, principal: Principal, warning_id: str, **extra: Any) -> dict[str, Any]:
+    warning, mine, manages = _visible(db, principal, warning_id)
+    context: dict[str, Any] = {
+        "warning": warning,
+        "mine": mine,
+        "cancellers": services.cancellers(db, [warning]),
+        "max_reason": MAX_REASON,
+        "errors": {},
+        **extra,
+    }
+    if manages:
+        context["overall"], context["rates"] = services.rates(db, warning)
+    return context
+
+
 def _values(form: dict[str, Any], key: str) -> list[str]:
     value = form.get(key, [])
     return [str(v) for v in (value if isinstance(value, list) else [value])]
@@ -77,9 +135,12 @@ class WarningPages(Controller):
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
     ) -> Response[Any]:
+        received = services.inbox(db, principal)
+        sent = services.sent(db, principal)
         context = {
-            "received": services.inbox(db, principal),
-            "sent": services.sent(db, principal),
+            "received": received,
+            "sent": sent,
+            "cancellers": services.cancellers(db, [w for w, _ in received] + sent),
             "may_send": services.can_send(principal),
             "now": utcnow(),
         }
@@ -144,30 +205,20 @@ class WarningPages(Controller):
         principal: NamedDependency[Principal],
         ref: FromPath[str],
     ) -> Response[Any]:
-        """The warning as its recipient or its sender sees it; `<id>.cap.xml` is the CAP export."""
-        warning_id = ref.removesuffix(".cap.xml")
-        got = services.received(db, principal, warning_id)
-        warning = got[0] if got else None
-        manages = False
-        if warning is None or services.can_manage(principal, warning.unit_path):
-            try:
-                warning = services.managed(db, principal, warning_id)
-                manages = True
-            except Rejected:
-                if warning is None:
-                    raise AppError("not_found") from None
-        assert warning is not None
+        """The warning as its recipient or its sender sees it; `<id>.cap.xml` is the CAP export
+        (a cancelled warning's Cancel message, or with `?original=1` the Alert it withdrew)."""
         if ref.endswith(".cap.xml"):
+            warning, _, _ = _visible(db, principal, ref.removesuffix(".cap.xml"))
             host = request.url.hostname or "localhost"
+            original = request.query_params.get("original") == "1"
             return Response(
-                to_cap(warning, f"gridsafe@{host}", services.cap_area(db, warning)),
+                to_cap(
+                    warning, f"gridsafe@{host}", services.cap_area(db, warning), original=original
+                ),
                 media_type="application/cap+xml",
                 headers={"Content-Disposition": f'inline; filename="{warning.id}.cap.xml"'},
             )
-        context: dict[str, Any] = {"warning": warning, "mine": got[1] if got else None}
-        if manages:
-            context["overall"], context["rates"] = services.rates(db, warning)
-        return page(request, "warnings/detail.html", context, block="rates")
+        return page(request, "warnings/detail.html", _detail(db, principal, ref), block="rates")
 
     @post("/{warning_id:str}/ack", sync_to_thread=True)
     def acknowledge(
@@ -179,9 +230,9 @@ class WarningPages(Controller):
     ) -> Response[Any]:
         try:
             writes = services.acknowledge(db, principal, warning_id, AckVia.PAGE, utcnow())
-        except Rejected:
+        except Rejected as refusal:
             db.rollback()
-            raise AppError("not_found") from None
+            return _refused(request, refusal)
         changes.store(db, writes)
         db.commit()
         return after_change(request, f"/warnings/{warning_id.lower()}")
@@ -196,9 +247,35 @@ class WarningPages(Controller):
     ) -> Response[Any]:
         try:
             services.renotify(db, principal, warning_id, utcnow())
-        except Rejected:
+        except Rejected as refusal:
             db.rollback()
-            raise AppError("not_found") from None
+            return _refused(request, refusal)
+        db.commit()
+        return after_change(request, f"/warnings/{warning_id.lower()}")
+
+    @post("/{warning_id:str}/cancel", sync_to_thread=True)
+    def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Session],
+        principal: NamedDependency[Principal],
+        warning_id: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        """Withdraw a false alarm; without a reason the page comes back with the error."""
+        _sender_only(principal)
+        reason, errors = parse_reason(data)
+        try:
+            if reason is None:
+                services.cancellable(db, principal, warning_id)
+                context = _detail(db, principal, warning_id, errors=errors, form=dict(data))
+                return page(
+                    request, "warnings/detail.html", context, block="cancel", status_code=422
+                )
+            services.cancel(db, principal, warning_id, reason, utcnow())
+        except Rejected as refusal:
+            db.rollback()
+            return _refused(request, refusal)
         db.commit()
         return after_change(request, f"/warnings/{warning_id.lower()}")
 

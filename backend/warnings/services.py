@@ -59,9 +59,15 @@ class Draft:
 
 
 def _messages(
-    session: Session, warning: SafetyWarning, people: Sequence[int], kind: str
+    session: Session,
+    warning: SafetyWarning,
+    people: Sequence[int],
+    kind: str,
+    *,
+    reason: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One notification per person, in their language, with the acknowledge action."""
+    """One notification per person, in their language: the warning with the acknowledge
+    action, or (with `reason`) that it was cancelled and why, with nothing to acknowledge."""
     settings = settings_of(session)
     default = settings.default_locale if settings else "zh"
     translators: dict[str, Translator] = {}
@@ -72,15 +78,18 @@ def _messages(
         for user_id, locale in rows:
             t = translators.setdefault(locale or default, Translator(locale or default))
             level = t(f"warnings.levels.{warning.level}")
+            body, actions = warning.body, [{"action": "ack", "title": t("warnings.ack")}]
+            if reason is not None:
+                body, actions = t("warnings.cancel_notice", reason=reason), []
             messages.append(
                 {
                     "user_id": int(user_id),
                     "kind": kind,
                     "title": t(f"warnings.notify.{kind}", level=level, title=warning.title),
-                    "body": warning.body,
+                    "body": body,
                     "url": f"/warnings/{warning.id}",
                     "data": {"warning_id": warning.id},
-                    "actions": [{"action": "ack", "title": t("warnings.ack")}],
+                    "actions": actions,
                 }
             )
     return messages
@@ -151,12 +160,14 @@ def acknowledge(
     """Counted once whoever asks how often: the conditional UPDATE lets exactly one through.
     Someone the warning did not go to is told it does not exist."""
     warning_id = warning_id.lower()[:36]
+    standing = select(W.c.id).where(W.c.id == warning_id, W.c.cancelled_at.is_(None))
     done = session.execute(
         update(R)
         .where(
             R.c.warning_id == warning_id,
             R.c.user_id == principal.id,
             R.c.acknowledged_at.is_(None),
+            R.c.warning_id.in_(standing),
         )
         .values(acknowledged_at=at, ack_via=via.value)
     )
@@ -174,12 +185,17 @@ def acknowledge(
     ).first()
     if mine is None:
         raise Rejected("warnings.not_found")
+    if session.execute(select(W.c.cancelled_at).where(W.c.id == warning_id)).scalar():
+        raise Rejected("warnings.cancelled")
     return []  # acknowledged already (another tab, the notification, the outbox)
 
 
 def renotify(session: Session, principal: Principal, warning_id: str, now: datetime) -> int:
-    """Notify again everyone who has not acknowledged; returns how many."""
+    """Notify again everyone who has not acknowledged; returns how many. Never for a
+    cancelled warning: reminding people of a withdrawn alarm would undo the cancellation."""
     warning = managed(session, principal, warning_id)
+    if warning.cancelled_at is not None:
+        raise Rejected("warnings.renotify_cancelled")
     pending = [
         int(user_id)
         for user_id in session.execute(
@@ -208,6 +224,72 @@ def renotify(session: Session, principal: Principal, warning_id: str, now: datet
         ],
     )
     return len(pending)
+
+
+def cancellable(session: Session, principal: Principal, warning_id: str) -> SafetyWarning:
+    """The warning if this person may cancel it now; refused otherwise, most telling first."""
+    warning = session.get(SafetyWarning, warning_id.lower()[:36])
+    if warning is None:
+        raise Rejected("warnings.not_found")
+    if not can_manage(principal, warning.unit_path):
+        raise Rejected("warnings.cancel_forbidden")
+    if warning.cancelled_at is not None:
+        raise Rejected("warnings.already_cancelled")
+    return warning
+
+
+def cancel(
+    session: Session, principal: Principal, warning_id: str, reason: str, now: datetime
+) -> SafetyWarning:
+    """Withdraw a sent warning (a false alarm, 撤销) and tell everyone it went to, why.
+    Only one request ever cancels: the UPDATE is conditional on the warning not being
+    cancelled yet, so a double press or a second officer is answered `already_cancelled`
+    and nobody is notified twice. Permission as for sending, over the warning's area."""
+    warning = cancellable(session, principal, warning_id)
+    done = session.execute(
+        update(W)
+        .where(W.c.id == warning.id, W.c.cancelled_at.is_(None))
+        .values(
+            cancelled_at=now,
+            cancelled_by=principal.id,
+            cancel_reason=reason,
+            state=WarningState.CANCELLED.value,
+        )
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise Rejected("warnings.already_cancelled")
+    session.refresh(warning)
+    people = [
+        int(user_id)
+        for user_id in session.execute(
+            select(R.c.user_id).where(R.c.warning_id == warning.id)
+        ).scalars()
+    ]
+    _queue(session, _messages(session, warning, people, "warning.cancelled", reason=reason))
+    changes.store(
+        session,
+        [
+            changes.event(
+                principal.id,
+                "warning.cancelled",
+                "warning",
+                warning.id,
+                warning.unit_path,
+                reason=reason,
+                recipients=len(people),
+            )
+        ],
+    )
+    return warning
+
+
+def cancellers(session: Session, warnings: Sequence[SafetyWarning]) -> dict[int, str]:
+    """The display names of who cancelled these warnings, for the pages."""
+    ids = {w.cancelled_by for w in warnings if w.cancelled_by is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()  # type: ignore[union-attr]
+    return {int(user_id): str(name) for user_id, name in rows}
 
 
 def managed(session: Session, principal: Principal, warning_id: str) -> SafetyWarning:
