@@ -35,6 +35,7 @@ from sync.pull import LoggedChange
 
 SYNC_CLIENT: Table = SyncClient.__table__  # type: ignore[attr-defined]
 SYNC_MUTATION: Table = SyncMutation.__table__  # type: ignore[attr-defined]
+CHANGE: Table = Change.__table__  # type: ignore[attr-defined]
 
 # The push's own statements, built once: building and hashing a statement costs more than
 # running it for a small batch.
@@ -186,29 +187,32 @@ class SqlChangeSource:
     def changes_after(
         self, txid: int, change_id: int, horizon: int | None, limit: int
     ) -> Sequence[LoggedChange]:
+        # Plain columns of the table on the connection: a page is up to 5,000 rows, and loading
+        # them through the ORM's row machinery was most of a pull's time on PostgreSQL.
         stmt = (
             select(
-                Change.txid,
-                Change.id,
-                Change.entity,
-                Change.entity_id,
-                Change.op,
+                CHANGE.c.txid,
+                CHANGE.c.id,
+                CHANGE.c.entity,
+                CHANGE.c.entity_id,
+                CHANGE.c.op,
                 # The stored JSON text, handed on to the response as it is.
-                cast(Change.data, Text).label("data"),
+                cast(CHANGE.c.data, Text).label("data"),
             )
             .where(
-                tuple_(Change.txid, Change.id)
+                tuple_(CHANGE.c.txid, CHANGE.c.id)
                 > tuple_(bindparam("t", txid), bindparam("i", change_id))
             )
-            .where(self._scoped(Change.unit_path, Change.enterprise_id))
-            .order_by(Change.txid, Change.id)
+            .where(self._scoped(CHANGE.c.unit_path, CHANGE.c.enterprise_id))
+            .order_by(CHANGE.c.txid, CHANGE.c.id)
             .limit(limit)
         )
         if horizon is not None:
-            stmt = stmt.where(Change.txid < horizon)
+            stmt = stmt.where(CHANGE.c.txid < horizon)
+        rows = self.session.connection().execute(stmt).all()  # one fetch, not one per row
         return [
-            LoggedChange(row.txid, row.id, SyncChange(row.entity, row.entity_id, row.op, row.data))
-            for row in self.session.execute(stmt)
+            LoggedChange(txid, id_, SyncChange(entity, entity_id, op, data))
+            for txid, id_, entity, entity_id, op, data in rows
         ]
 
     def snapshot(self) -> Sequence[SyncChange]:
