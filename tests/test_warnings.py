@@ -2,7 +2,8 @@
 reading of the rules over every row), never anyone outside the sender's area, the preview
 equals what is sent, acknowledgement counted once (page, sync, notification, concurrently),
 re-notify only those who have not acknowledged, permissions and translated refusals; cancelling
-a false alarm once (double press, two officers at once) with one notice per recipient."""
+a false alarm once (double press, two officers at once) with one notice per recipient and the
+alarm's waiting pushes withdrawn (tests/push/test_warning_cancel.py sends what is left)."""
 
 from __future__ import annotations
 
@@ -650,6 +651,16 @@ def test_cancel_tells_every_recipient_once_in_their_language_and_ends_acknowledg
     ).scalar_one()
     assert devices > 0
     assert pushes == devices
+    # The alarm's pushes still in the outbox (no worker runs here) will never leave.
+    alarms = db.execute(
+        select(Delivery.state)
+        .join(Notification, Notification.id == Delivery.notification_id)  # type: ignore[arg-type]
+        .where(
+            Notification.kind == "warning.sent",
+            Notification.data["warning_id"].as_string() == warning_id,
+        )
+    ).scalars()
+    assert set(alarms) == {"withdrawn"}
     [event] = events_of(db, warning_id, "warning.cancelled")
     assert event.data["reason"] == reason
     assert event.actor_id == warning.cancelled_by

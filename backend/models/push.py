@@ -24,6 +24,7 @@ class DeliveryState(StrEnum):
     FAILED = "failed"  # refused for good, or out of attempts
     GONE = "gone"  # the push service said the subscription no longer exists (404/410)
     SKIPPED = "skipped"  # no second channel is configured
+    WITHDRAWN = "withdrawn"  # never to be sent: its warning was cancelled while it waited
 
 
 class PushSubscription(SQLModel, table=True):
@@ -86,7 +87,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("channel IN ('webpush', 'second')", name="ck_delivery_channel"),
         CheckConstraint(
-            "state IN ('pending', 'sending', 'sent', 'failed', 'gone', 'skipped')",
+            "state IN ('pending', 'sending', 'sent', 'failed', 'gone', 'skipped', 'withdrawn')",
             name="ck_delivery_state",
         ),
     )

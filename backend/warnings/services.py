@@ -19,6 +19,9 @@ from backend.db import settings_of
 from backend.i18n import Translator
 from backend.models import (
     AckVia,
+    Delivery,
+    DeliveryState,
+    Notification,
     Role,
     SafetyWarning,
     Unit,
@@ -35,6 +38,10 @@ from sync import Rejected, Write
 
 W: Table = SafetyWarning.__table__  # type: ignore[attr-defined]
 R: Table = WarningRecipient.__table__  # type: ignore[attr-defined]
+D: Table = Delivery.__table__  # type: ignore[attr-defined]
+N: Table = Notification.__table__  # type: ignore[attr-defined]
+# The notifications that sound the alarm; a cancellation withdraws what of them has not left.
+ALARM_KINDS = ("warning.sent", "warning.renotified")
 SENDER_ROLES = frozenset({Role.CITY_OFFICER, Role.DISTRICT_OFFICER})
 
 
@@ -244,7 +251,8 @@ def cancel(
     """Withdraw a sent warning (a false alarm, 撤销) and tell everyone it went to, why.
     Only one request ever cancels: the UPDATE is conditional on the warning not being
     cancelled yet, so a double press or a second officer is answered `already_cancelled`
-    and nobody is notified twice. Permission as for sending, over the warning's area."""
+    and nobody is notified twice. Permission as for sending, over the warning's area.
+    The alarm's pushes still waiting to leave are withdrawn in the same transaction."""
     warning = cancellable(session, principal, warning_id)
     done = session.execute(
         update(W)
@@ -259,6 +267,7 @@ def cancel(
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Rejected("warnings.already_cancelled")
     session.refresh(warning)
+    _withdraw_alarms(session, warning)
     people = [
         int(user_id)
         for user_id in session.execute(
@@ -281,6 +290,30 @@ def cancel(
         ],
     )
     return warning
+
+
+def _withdraw_alarms(session: Session, warning: SafetyWarning) -> int:
+    """Stop the alarm's pushes that are still waiting in the outbox (the broker was down, a
+    retry is scheduled), with one UPDATE in the cancel's transaction: the worker claims only
+    pending rows, so a phone never gets the alarm after the cancel notice. A delivery already
+    `sending` is left alone and may still go out: a worker holds it and may be handing it to
+    the push service right now (the notice, queued after it, replaces it on the phone). If that
+    attempt fails and is retried, the retry is not withdrawn. Returns how many were withdrawn."""
+    alarms = select(N.c.id).where(
+        N.c.user_id.in_(select(R.c.user_id).where(R.c.warning_id == warning.id)),
+        N.c.kind.in_(ALARM_KINDS),
+        N.c.data["warning_id"].as_string() == warning.id,
+    )
+    done = session.execute(
+        update(D)
+        .where(D.c.notification_id.in_(alarms), D.c.state == DeliveryState.PENDING.value)
+        .values(
+            state=DeliveryState.WITHDRAWN.value,
+            next_attempt_at=None,
+            last_error="withdrawn: the warning was cancelled",
+        )
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def cancellers(session: Session, warnings: Sequence[SafetyWarning]) -> dict[int, str]:
