@@ -273,11 +273,15 @@ self.addEventListener("push", (event) => {
     message = {};
   }
   const title = message.title || "GridSafe · 安全网格";
+  // One tag per warning: its cancel notice replaces the alarm on the lock screen, and
+  // renotify makes the replacement sound and vibrate again instead of changing silently.
+  const warningId = message.data && message.data.warning_id;
   const options = {
     body: message.body || "",
     icon: "/icons/icon-192.png",
     badge: "/icons/icon-192.png",
-    tag: message.id ? "gridsafe-" + message.id : "gridsafe",
+    tag: warningId ? "gridsafe-warning-" + warningId : message.id ? "gridsafe-" + message.id : "gridsafe",
+    renotify: Boolean(warningId),
     requireInteraction: /^(task|warning)\./.test(String(message.kind || "")),
     actions: Array.isArray(message.actions) ? message.actions.slice(0, 2) : [],
     data: {
