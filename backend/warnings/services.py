@@ -293,12 +293,13 @@ def cancel(
 
 
 def _withdraw_alarms(session: Session, warning: SafetyWarning) -> int:
-    """Stop the alarm's pushes that are still waiting in the outbox (the broker was down, a
-    retry is scheduled), with one UPDATE in the cancel's transaction: the worker claims only
-    pending rows, so a phone never gets the alarm after the cancel notice. A delivery already
-    `sending` is left alone and may still go out: a worker holds it and may be handing it to
-    the push service right now (the notice, queued after it, replaces it on the phone). If that
-    attempt fails and is retried, the retry is not withdrawn. Returns how many were withdrawn."""
+    """Stop the alarm's pushes that are still in the outbox (the broker was down, a retry is
+    scheduled, a worker holds one), with one UPDATE in the cancel's transaction: the worker
+    claims only pending rows and records its answer only on rows it still holds, so a phone
+    never gets the alarm after the cancel notice, and an attempt that fails is never tried
+    again. One a worker is handing to the push service right now may still arrive (the notice,
+    queued after it, replaces it on the phone; sw.js) and stays recorded as withdrawn.
+    Returns how many were withdrawn."""
     alarms = select(N.c.id).where(
         N.c.user_id.in_(select(R.c.user_id).where(R.c.warning_id == warning.id)),
         N.c.kind.in_(ALARM_KINDS),
@@ -306,7 +307,10 @@ def _withdraw_alarms(session: Session, warning: SafetyWarning) -> int:
     )
     done = session.execute(
         update(D)
-        .where(D.c.notification_id.in_(alarms), D.c.state == DeliveryState.PENDING.value)
+        .where(
+            D.c.notification_id.in_(alarms),
+            D.c.state.in_([DeliveryState.PENDING.value, DeliveryState.SENDING.value]),
+        )
         .values(
             state=DeliveryState.WITHDRAWN.value,
             next_attempt_at=None,

@@ -77,7 +77,7 @@ def test_cancel_withdraws_the_alarms_waiting_and_only_the_notices_are_sent(
     db.commit()
     alarms = notifications_of(db, cancelled, "warning.sent", "warning.renotified")
     assert set(states(db, alarms)) == {"pending"}
-    # A worker holds the responder's first alarm (its lease runs): that one may still go out.
+    # A worker holds the responder's first alarm (its lease runs): it may be handing it over.
     [held] = db.execute(
         select(Notification.id).where(
             Notification.id.in_(alarms),  # type: ignore[attr-defined]
@@ -85,7 +85,8 @@ def test_cancel_withdraws_the_alarms_waiting_and_only_the_notices_are_sent(
             Notification.kind == "warning.sent",
         )
     ).scalars()
-    assert len(delivery.claim(db, [held], utcnow())) == 2  # the tablet and the second channel
+    jobs = delivery.load(db, delivery.claim(db, [held], utcnow()))
+    assert len(jobs) == 2  # the tablet and the second channel
 
     services.cancel(db, principal_of(db, "district"), cancelled, "误报", utcnow())
     db.commit()
@@ -94,7 +95,10 @@ def test_cancel_withdraws_the_alarms_waiting_and_only_the_notices_are_sent(
     withdrawn = states(db, waiting)
     assert len(withdrawn) >= 4  # both devices and the second channel, alarm and reminder
     assert set(withdrawn) == {"withdrawn"}
-    assert states(db, [held]) == ["sending", "sending"]
+    assert states(db, [held]) == ["withdrawn", "withdrawn"]
+    # The worker's attempt fails after all: it is not put back in the queue for a retry.
+    delivery.record(db, push_settings, jobs, [delivery.Outcome("retry", "503")] * len(jobs))
+    assert states(db, [held]) == ["withdrawn", "withdrawn"]
     notices = notifications_of(db, cancelled, "warning.cancelled")
     assert notices
     assert set(states(db, notices)) == {"pending"}
