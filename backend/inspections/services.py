@@ -25,6 +25,7 @@ from backend.models import (
     InspectionPhoto,
     InspectionResult,
     ItemResult,
+    Photo,
     Severity,
     Unit,
     User,
@@ -149,21 +150,127 @@ def _check_in_of(
 ) -> str | None:
     if not check_in_id:
         return None
-    row = session.get(CheckIn, check_in_id)
+    row = session.get(CheckIn, check_in_id.lower())
     if row is None or row.user_id != principal.id or row.enterprise_id != enterprise_id:
         raise AppError("validation_failed", fields={"check_in_id": "invalid"})
     return row.id
 
 
-def _started_at(value: str, now: datetime) -> datetime:
-    """When the form was opened, as the server stamped it; anything odd falls back to now."""
+def _started_at(value: str, finished: datetime) -> datetime:
+    """When the form was opened, as the server stamped it; anything odd falls back to the end."""
     try:
         started = datetime.fromisoformat(value)
     except ValueError:
-        return now
-    if started.tzinfo is None or started > now or (now - started).days > 1:
-        return now
+        return finished
+    if started.tzinfo is None or started > finished or (finished - started).days > 1:
+        return finished
     return started
+
+
+@dataclass(frozen=True)
+class Answers:
+    """An inspection as the inspector sent it, from the page's form or from a phone's outbox.
+
+    `fields` are the form's text fields (template_id, started_at, check_in_id, result_<item id>,
+    note_<item id>); `photos` the SHA-256 of each item's photos. `id` is the phone's id for the
+    inspection, kept across retries; empty for the page, which makes one."""
+
+    fields: Mapping[str, str]
+    photos: Mapping[int, Sequence[str]]
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Checked:
+    enterprise_id: int
+    grid: Unit
+    kind: str
+    checklist: Checklist
+    results: dict[int, tuple[str, str]]
+    check_in_id: str | None
+
+
+def check_answers(
+    session: Session, principal: Principal, enterprise_id: int, answers: Answers
+) -> Checked:
+    """Every rule of recording, in the order the page has always applied them; writes nothing,
+    so a refusal inside a sync batch leaves the batch's transaction clean."""
+    _, grid, kind, checklist = open_checklist(session, principal, enterprise_id)
+    form = answers.fields
+    if form.get("template_id", "") != str(checklist.template.id):
+        # The checklist changed while the form was open: answers to old items are not recorded
+        # against the new version.
+        raise AppError("validation_failed", fields={"template_id": "invalid"})
+    results = parse_results(
+        {k: v for k, v in form.items() if k.startswith(("result_", "note_"))}, checklist.items
+    )
+    check_in_id = _check_in_of(session, principal, enterprise_id, form.get("check_in_id", ""))
+    known = {item.id for item in checklist.items}
+    for item_id, names in answers.photos.items():
+        if item_id not in known or len(names) > MAX_PHOTOS_PER_ITEM:
+            raise AppError("validation_failed", fields={f"photo_{item_id}": "invalid"})
+    return Checked(enterprise_id, grid, kind, checklist, results, check_in_id)
+
+
+def write_inspection(
+    session: Session,
+    principal: Principal,
+    checked: Checked,
+    answers: Answers,
+    origin: Origin,
+    finished_at: datetime,
+) -> tuple[Inspection, list[str]]:
+    """The inspection, its results, the links to the photos the server has, its event, and the
+    risk mark; not committed. Returns the photos named but not on the server: `inspection_photo`
+    refers to `photo`, so unlike a hazard's a link cannot wait for the bytes to arrive."""
+    enterprise_id, checklist = checked.enterprise_id, checked.checklist
+    inspection = Inspection(
+        id=answers.id or str(uuid.uuid4()),
+        enterprise_id=enterprise_id,
+        inspector_id=principal.id,
+        template_id=checklist.template.id or 0,
+        template_version=checklist.template.version,
+        kind=checked.kind,
+        unit_path=checked.grid.path,
+        check_in_id=checked.check_in_id,
+        started_at=_started_at(answers.fields.get("started_at", ""), finished_at),
+        finished_at=finished_at,
+    )
+    session.add(inspection)
+    session.flush()
+    session.add_all(
+        InspectionResult(inspection_id=inspection.id, item_id=item_id, result=result, note=note)
+        for item_id, (result, note) in checked.results.items()
+    )
+    named = {sha for names in answers.photos.values() for sha in names}
+    present = set(
+        session.execute(select(Photo.sha256).where(Photo.sha256.in_(named))).scalars()
+        if named
+        else ()
+    )
+    for item_id, names in answers.photos.items():
+        for sha256 in dict.fromkeys(names):
+            if sha256 in present:
+                session.merge(
+                    InspectionPhoto(inspection_id=inspection.id, item_id=item_id, sha256=sha256)
+                )
+    missing = sorted(named - present)
+    failed = sum(1 for result, _ in checked.results.values() if result == ItemResult.FAIL)
+    record(
+        session,
+        origin,
+        "inspection.recorded",
+        "inspection",
+        inspection.id,
+        checked.grid.path,
+        enterprise_id=enterprise_id,
+        kind=checked.kind,
+        template_version=checklist.template.version,
+        failed=failed,
+        **({"photos_missing": missing} if missing else {}),
+    )
+    risk.touch(session, [enterprise_id])  # an inspection's result is a risk factor
+    return inspection, missing
 
 
 def record_inspection(
@@ -176,57 +283,17 @@ def record_inspection(
 ) -> Inspection:
     """All results, photos, the inspection and its event in one transaction; a refusal changes
     nothing. `photos` maps item ids to the uploaded images for that item."""
-    _, grid, kind, checklist = open_checklist(session, principal, enterprise_id)
-    if form.get("template_id", "") != str(checklist.template.id):
-        # The checklist changed while the form was open: answers to old items are not recorded
-        # against the new version.
-        raise AppError("validation_failed", fields={"template_id": "invalid"})
-    results = parse_results(
-        {k: v for k, v in form.items() if k.startswith(("result_", "note_"))}, checklist.items
-    )
-    now = utcnow()
-    inspection = Inspection(
-        id=str(uuid.uuid4()),
-        enterprise_id=enterprise_id,
-        inspector_id=principal.id,
-        template_id=checklist.template.id or 0,
-        template_version=checklist.template.version,
-        kind=kind,
-        unit_path=grid.path,
-        check_in_id=_check_in_of(session, principal, enterprise_id, form.get("check_in_id", "")),
-        started_at=_started_at(form.get("started_at", ""), now),
-        finished_at=now,
-    )
-    session.add(inspection)
-    session.flush()
-    session.add_all(
-        InspectionResult(inspection_id=inspection.id, item_id=item_id, result=result, note=note)
-        for item_id, (result, note) in results.items()
-    )
-    known = {item.id for item in checklist.items}
-    for item_id, images in (photos or {}).items():
-        if item_id not in known or len(images) > MAX_PHOTOS_PER_ITEM:
-            raise AppError("validation_failed", fields={f"photo_{item_id}": "invalid"})
-        for raw in images:
-            sha256 = hashlib.sha256(raw).hexdigest()
+    images = photos or {}
+    names = {
+        item_id: [hashlib.sha256(raw).hexdigest() for raw in raws]
+        for item_id, raws in images.items()
+    }
+    answers = Answers(form, names)
+    checked = check_answers(session, principal, enterprise_id, answers)
+    for item_id, raws in images.items():
+        for raw, sha256 in zip(raws, names[item_id], strict=True):
             store_photo(session, principal, sha256, raw, commit=False)
-            session.merge(
-                InspectionPhoto(inspection_id=inspection.id, item_id=item_id, sha256=sha256)
-            )
-    failed = sum(1 for result, _ in results.values() if result == ItemResult.FAIL)
-    record(
-        session,
-        origin,
-        "inspection.recorded",
-        "inspection",
-        inspection.id,
-        grid.path,
-        enterprise_id=enterprise_id,
-        kind=kind,
-        template_version=checklist.template.version,
-        failed=failed,
-    )
-    risk.touch(session, [enterprise_id])  # an inspection's result is a risk factor
+    inspection, _ = write_inspection(session, principal, checked, answers, origin, utcnow())
     session.commit()
     return inspection
 

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from backend.audit import Origin
 from backend.auth.policy import Principal
 from backend.codes.scanned import judge_scanned, note_scanned
-from backend.hazards.rules import is_id, is_uuid, optional_float, parse_report
+from backend.hazards.rules import believed_time, is_id, is_uuid, optional_float, parse_report
 from backend.hazards.services import Lookups, plan_check_in, plan_report
-from sync import Mutation, MutationRegistry, Rejected
+from backend.inspections.sent import record_sent
+from backend.models import CheckIn
+from sync import Mutation, MutationRegistry, Rejected, RetryLater
 from sync.registry import Plan
 
 registry = MutationRegistry()
@@ -114,3 +117,29 @@ def check_in(context: Any, mutation: Mutation) -> Plan:
     if scanned is not None:
         note_scanned(writes, scanned)
     return Plan(writes, {"check_in_id": str(args["id"]).lower()})
+
+
+@registry.register("inspection.record")
+def record_inspection(context: Any, mutation: Mutation) -> Plan:
+    """A checklist inspection done on the phone (offline perhaps), under the page's rules; see
+    backend/inspections/sent.py for the arguments."""
+    ctx = _context(context)
+    check_in_id = mutation.args.get("check_in_id")
+    if (
+        is_uuid(check_in_id)
+        and check_in_id.lower() in ctx.lookups.existing_check_ins
+        and ctx.lookups.session.get(CheckIn, check_in_id.lower()) is None
+    ):
+        # Checked in earlier in this very batch: that row is stored with the batch, after the
+        # handlers, and the inspection refers to it. The check-in is kept; this and what follows
+        # come back `retry`, and the phone's next push finds the check-in stored.
+        raise RetryLater()
+    finished_at, _ = believed_time(mutation.at, ctx.now)
+    origin = Origin(ctx.principal.id, device=ctx.device)
+    inspection, missing = record_sent(
+        ctx.lookups.session, ctx.principal, mutation.args, origin, finished_at
+    )
+    result: dict[str, Any] = {"inspection_id": inspection.id}
+    if missing:
+        result["photos_missing"] = missing
+    return Plan([], result)
