@@ -26,6 +26,41 @@
     return photos;
   }
 
+  // An inspection is answered per item (a choice, a note, photos each): its fields are read into
+  // the shape `inspection.record` takes, not one argument per input. The inspection's id is made
+  // here, once, so the server records it once however often the outbox sends it.
+  const INSPECTION_PHOTOS_PER_ITEM = 3;
+  // Opened from the copy the service worker kept, the page's own stamp is when it was kept:
+  // when this page was opened on the phone is when the inspection started.
+  const OPENED_AT = new Date().toISOString();
+
+  async function inspectionOf(form) {
+    const args = JSON.parse(form.dataset.args || "{}");
+    const fields = form.elements;
+    args.id = Outbox.uuid7();
+    args.template_id = Number(fields.template_id.value);
+    args.started_at = OPENED_AT;
+    args.check_in_id = fields.check_in_id.value || null;
+    args.results = [];
+    const photos = [];
+    for (const fieldset of form.querySelectorAll("fieldset[data-item]")) {
+      const itemId = Number(fieldset.dataset.item);
+      const chosen = fieldset.querySelector("input[type=radio]:checked");
+      const note = fieldset.querySelector("input[name='note_" + itemId + "']");
+      const input = fieldset.querySelector("input[type=file]");
+      const named = [];
+      for (const file of Array.from((input && input.files) || []).slice(0, INSPECTION_PHOTOS_PER_ITEM)) {
+        const photo = await Outbox.preparePhoto(file);
+        photos.push(photo);
+        named.push(photo.sha256);
+      }
+      args.results.push({ item_id: itemId, result: chosen ? chosen.value : "", note: note ? note.value : "", photos: named });
+    }
+    // The flat list is what the outbox uploads before sending, and what the outbox page counts.
+    args.photos = [...new Set(photos.map((photo) => photo.sha256))];
+    return { args: args, photos: photos };
+  }
+
   function say(form, text) {
     const place = form.querySelector("[data-form-result]");
     if (!place) return;
@@ -39,9 +74,15 @@
   }
 
   async function keep(form) {
-    const args = argsOf(form);
-    const photos = await photosOf(form);
-    if (photos.length) args.photos = photos.map((photo) => photo.sha256);
+    let args;
+    let photos;
+    if (form.dataset.offlineMutation === "inspection.record") {
+      ({ args, photos } = await inspectionOf(form));
+    } else {
+      args = argsOf(form);
+      photos = await photosOf(form);
+      if (photos.length) args.photos = photos.map((photo) => photo.sha256);
+    }
     await Outbox.enqueue(form.dataset.offlineMutation, args, {
       photos: photos,
       summary: { place: form.dataset.outboxPlace || "", category: form.dataset.outboxWhat || "" },
@@ -74,6 +115,16 @@
     );
   }
   document.addEventListener("DOMContentLoaded", fillPositions);
+
+  // A refused photo (not an image, too large) re-renders the inspection form with the reason;
+  // app.js swaps only 4xx answers other forms use, so these are swapped here.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = event.target.closest && event.target.closest("form[data-offline-mutation='inspection.record']");
+    if (form && [413, 415].includes(event.detail.xhr.status)) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 
   document.addEventListener("htmx:sendError", (event) => {
     const form = event.target.closest && event.target.closest("form[data-offline-mutation]");
