@@ -220,9 +220,9 @@ def write_inspection(
     origin: Origin,
     finished_at: datetime,
 ) -> tuple[Inspection, list[str]]:
-    """The inspection, its results, the links to the photos the server has, its event, and the
-    risk mark; not committed. Returns the photos named but not on the server: `inspection_photo`
-    refers to `photo`, so unlike a hazard's a link cannot wait for the bytes to arrive."""
+    """The inspection, its results, the links to its photos, its event, and the risk mark; not
+    committed. Returns the photos named but not on the server yet: they are linked all the same
+    and show once their bytes arrive (`PUT /api/v1/photos/<sha256>`), as a hazard's do."""
     enterprise_id, checklist = checked.enterprise_id, checked.checklist
     inspection = Inspection(
         id=answers.id or str(uuid.uuid4()),
@@ -250,10 +250,9 @@ def write_inspection(
     )
     for item_id, names in answers.photos.items():
         for sha256 in dict.fromkeys(names):
-            if sha256 in present:
-                session.merge(
-                    InspectionPhoto(inspection_id=inspection.id, item_id=item_id, sha256=sha256)
-                )
+            session.merge(
+                InspectionPhoto(inspection_id=inspection.id, item_id=item_id, sha256=sha256)
+            )
     missing = sorted(named - present)
     failed = sum(1 for result, _ in checked.results.values() if result == ItemResult.FAIL)
     record(
@@ -299,11 +298,17 @@ def record_inspection(
 
 
 @dataclass(frozen=True)
+class ItemPhoto:
+    sha256: str
+    uploaded: bool  # False: named by a phone, its bytes not on the server yet
+
+
+@dataclass(frozen=True)
 class ResultRow:
     item: ChecklistItem
     result: str
     note: str
-    photos: Sequence[str] = ()
+    photos: Sequence[ItemPhoto] = ()
 
 
 def get_inspection(
@@ -323,13 +328,14 @@ def get_inspection(
         .where(InspectionResult.inspection_id == inspection_id)
         .order_by(ChecklistItem.position)
     ).all()
-    photos: dict[int, list[str]] = {}
-    for item_id, sha256 in session.execute(
-        select(InspectionPhoto.item_id, InspectionPhoto.sha256)
+    photos: dict[int, list[ItemPhoto]] = {}
+    for item_id, sha256, uploaded in session.execute(
+        select(InspectionPhoto.item_id, InspectionPhoto.sha256, Photo.sha256)
+        .outerjoin(Photo, Photo.sha256 == InspectionPhoto.sha256)
         .where(InspectionPhoto.inspection_id == inspection_id)
         .order_by(InspectionPhoto.sha256)
     ).all():
-        photos.setdefault(item_id, []).append(sha256)
+        photos.setdefault(item_id, []).append(ItemPhoto(sha256, uploaded is not None))
     return (
         inspection,
         enterprise,

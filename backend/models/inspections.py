@@ -94,10 +94,11 @@ class InspectionResult(SQLModel, table=True):
 
 
 class InspectionPhoto(SQLModel, table=True):
-    """A photo taken for one checklist item of an inspection (the bytes live in `photo`)."""
+    """A photo taken for one checklist item of an inspection; the bytes (in `photo`) may arrive
+    before or after the inspection, as a hazard's may."""
 
     __tablename__ = "inspection_photo"
 
     inspection_id: str = Field(foreign_key="inspection.id", primary_key=True, max_length=36)
     item_id: int = Field(foreign_key="checklist_item.id", primary_key=True)
-    sha256: str = Field(foreign_key="photo.sha256", primary_key=True, max_length=64, index=True)
+    sha256: str = Field(primary_key=True, max_length=64, index=True)

@@ -371,24 +371,39 @@ def test_photos_uploaded_before_are_linked_to_their_item(
         assert outsider.get(f"/api/v1/photos/{red}").status_code == 404
 
 
-def test_a_photo_the_server_never_got_is_named_not_linked(
+def test_a_photo_arriving_after_the_inspection_is_linked_and_shows_then(
     client: TestClient[Any], db: Session
 ) -> None:
-    """`inspection_photo` refers to `photo`, so a link cannot wait for the bytes the way a
-    hazard's can: the inspection is kept and the answer names the photo that is missing."""
+    """As with a hazard's, a photo may reach the server before or after the inspection that
+    names it: the link is kept, the page says the photo is not uploaded yet, and once the bytes
+    arrive the page shows it, to those who may see the inspection only."""
     enterprise = enterprise_in(db, QINGSHAN_GRID)
     sign_in(client, "inspector")
-    missing = hashlib.sha256(jpeg((0, 200, 0))).hexdigest()
-    mutation = recording(1, db, enterprise, photos={2: [missing]})
+    green = jpeg((0, 200, 0))
+    later = hashlib.sha256(green).hexdigest()
+    mutation = recording(1, db, enterprise, photos={2: [later]})
     body = push(client, new_client_id(), [mutation])
     assert statuses(body) == {1: ("applied", "")}
-    assert answer(body, 1)["result"]["photos_missing"] == [missing]
+    assert answer(body, 1)["result"]["photos_missing"] == [later]
     inspection_id = mutation["args"]["id"]
     db.expire_all()
     assert db.get(Inspection, inspection_id) is not None
-    assert db.execute(select(InspectionPhoto)).first() is None
+    link = db.execute(select(InspectionPhoto)).scalar_one()
+    assert (link.inspection_id, link.sha256) == (inspection_id, later)
     event = db.execute(select(Event).where(Event.entity_id == inspection_id)).scalar_one()
-    assert event.data["photos_missing"] == [missing]
+    assert event.data["photos_missing"] == [later]
+    page = client.get(f"/inspections/{inspection_id}")
+    assert re.findall(r'data-photo-pending="([^"]*)"', page.text) == [later]
+    assert "data-photo=" not in page.text
+
+    assert upload(client, green) == later
+    page = client.get(f"/inspections/{inspection_id}")
+    assert re.findall(r'data-photo="([^"]*)"', page.text) == [later]
+    assert "data-photo-pending" not in page.text
+    assert client.get(f"/api/v1/photos/{later}").status_code == 200
+    with extra_client(client) as outsider:
+        sign_in_http(outsider, "inspector2")
+        assert outsider.get(f"/api/v1/photos/{later}").status_code == 404
 
 
 def test_the_inspection_follows_an_offline_check_in(client: TestClient[Any], db: Session) -> None:
