@@ -161,3 +161,20 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def service_worker_registration(phone: Any, page: Any) -> tuple[Any, str]:
+    """DevTools' handle on the page's service worker and its registration id, to hand it pushes
+    as a push service would (`ServiceWorker.deliverPushMessage`)."""
+    cdp = phone.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + 5
+    while not registrations and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    [registration] = [r for r in registrations if not r.get("isDeleted")]
+    return cdp, str(registration["registrationId"])

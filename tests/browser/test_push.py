@@ -17,7 +17,7 @@ from backend.db import make_engine, make_session_factory
 from backend.push import delivery
 from backend.push.outbox import notify
 from backend.settings import Settings
-from tests.browser.conftest import SECRET, LiveServer, screenshot
+from tests.browser.conftest import SECRET, LiveServer, screenshot, service_worker_registration
 from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 from tests.push.receiver import Device, Receiver
 
@@ -163,17 +163,7 @@ def test_the_service_worker_shows_every_push_and_reports_it_delivered(
     finally:
         engine.dispose()
     # The browser's push service, stood in for by DevTools: a push arrives at the worker.
-    cdp = phone.new_cdp_session(page)
-    registrations: list[dict[str, Any]] = []
-    cdp.on(
-        "ServiceWorker.workerRegistrationUpdated",
-        lambda e: registrations.extend(e["registrations"]),
-    )
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + 5
-    while not registrations and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    [registration] = [r for r in registrations if not r.get("isDeleted")]
+    cdp, registration_id = service_worker_registration(phone, page)
     message = {
         "id": notification_id,
         "kind": "task.assigned",
@@ -188,7 +178,7 @@ def test_the_service_worker_shows_every_push_and_reports_it_delivered(
         "ServiceWorker.deliverPushMessage",
         {
             "origin": live_server.url,
-            "registrationId": registration["registrationId"],
+            "registrationId": registration_id,
             "data": json.dumps(message, ensure_ascii=False),
         },
     )

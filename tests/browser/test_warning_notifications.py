@@ -10,29 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, service_worker_registration
 from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 
 pytestmark = pytest.mark.browser
 
 SHOWN = """async () => (await (await navigator.serviceWorker.ready).getNotifications())
     .map((n) => ({ tag: n.tag, title: n.title, renotify: n.renotify, id: n.data.id }))"""
-
-
-def registration_id(phone: Any, page: Any) -> tuple[Any, str]:
-    """DevTools' handle on the page's service worker, to hand it pushes as a push service would."""
-    cdp = phone.new_cdp_session(page)
-    registrations: list[dict[str, Any]] = []
-    cdp.on(
-        "ServiceWorker.workerRegistrationUpdated",
-        lambda e: registrations.extend(e["registrations"]),
-    )
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + 5
-    while not registrations and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    [registration] = [r for r in registrations if not r.get("isDeleted")]
-    return cdp, str(registration["registrationId"])
 
 
 def shown_once(page: Any, title: str) -> list[dict[str, Any]]:
@@ -56,7 +40,7 @@ def test_the_cancel_notice_replaces_the_alarm_and_alerts_again(
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     page.goto("/notifications")  # a page loaded once the worker is active: it controls it
     wait_for_worker(page)
-    cdp, registration = registration_id(phone, page)
+    cdp, registration = service_worker_registration(phone, page)
     warning_id = str(uuid.uuid4())
     base = 2_000_000_000  # far above the shared server's notification ids: no receipt lands
 
