@@ -194,6 +194,42 @@ def selected(db: Session, sender_path: str, t: Targeting) -> set[int]:
     return {int(user_id) for user_id, _ in db.execute(audience(db, sender_path, t)).all()}
 
 
+def committed_when_unlocked(factory: Any, work: Any) -> Any:
+    """`work(session)` in a fresh session, committed; tried again while SQLite answers that the
+    database is locked (at most 20 times). Any other error, a refusal included, is raised."""
+    for attempt in range(20):
+        with factory() as session:
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except Exception as error:
+                session.rollback()
+                if "locked" not in str(error) or attempt == 19:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def at_once(targets: list[Any]) -> list[BaseException]:
+    """Run every target in its own thread, all released together; the errors they raised."""
+    start = threading.Barrier(len(targets))
+    errors: list[BaseException] = []
+
+    def run(target: Any) -> None:
+        try:
+            start.wait()
+            target()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_targeting_selects_exactly_the_right_people(db: Session, crowd: dict[str, Any]) -> None:
     qingshan, jiangan = unit_id(db, "420107"), unit_id(db, "420102")
     street, grid = unit_id(db, "420107001"), unit_id(db, "420102001001")
@@ -481,41 +517,25 @@ def test_concurrent_acknowledgements_count_once(
     ]
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine, settings)
-    start = threading.Barrier(24)
-    errors: list[BaseException] = []
     # Each person three times at once (page, offline, notification), 24 threads at a time.
     jobs = [(p, via) for p in principals for via in AckVia]
     lock = threading.Lock()
 
     def worker() -> None:
-        try:
-            start.wait()
-            while True:
-                with lock:
-                    if not jobs:
-                        return
-                    principal, via = jobs.pop()
-                for attempt in range(20):
-                    with factory() as session:
-                        try:
-                            writes = services.acknowledge(
-                                session, principal, warning.id, via, utcnow()
-                            )
-                            changes.store(session, writes)
-                            session.commit()
-                            break
-                        except Exception as error:  # SQLite: database is locked, retried
-                            session.rollback()
-                            if "locked" not in str(error) or attempt == 19:
-                                raise
-        except BaseException as error:
-            errors.append(error)
+        while True:
+            with lock:
+                if not jobs:
+                    return
+                principal, via = jobs.pop()
+            committed_when_unlocked(
+                factory,
+                lambda session, principal=principal, via=via: changes.store(
+                    session,
+                    services.acknowledge(session, principal, warning.id, via, utcnow()),
+                ),
+            )
 
-    threads = [threading.Thread(target=worker) for _ in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once([worker] * 24)
     engine.dispose()
     assert errors == []
     rows = acknowledged(db, warning.id)
@@ -795,38 +815,21 @@ def test_concurrent_cancels_cancel_once(
     assert people >= 5
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine, settings)
-    start = threading.Barrier(8)
     outcomes: list[str] = []
-    errors: list[BaseException] = []
 
-    def worker(principal: Principal) -> None:
+    def cancel_as(principal: Principal) -> None:
         try:
-            start.wait()
-            for attempt in range(20):
-                with factory() as session:
-                    try:
-                        services.cancel(
-                            session, principal, warning.id, principal.username, utcnow()
-                        )
-                        session.commit()
-                        outcomes.append("cancelled")
-                        return
-                    except Rejected as refusal:
-                        session.rollback()
-                        outcomes.append(refusal.code)
-                        return
-                    except Exception as error:  # SQLite: database is locked, retried
-                        session.rollback()
-                        if "locked" not in str(error) or attempt == 19:
-                            raise
-        except BaseException as error:
-            errors.append(error)
+            committed_when_unlocked(
+                factory,
+                lambda session: services.cancel(
+                    session, principal, warning.id, principal.username, utcnow()
+                ),
+            )
+            outcomes.append("cancelled")
+        except Rejected as refusal:
+            outcomes.append(refusal.code)
 
-    threads = [threading.Thread(target=worker, args=((district, city)[i % 2],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once([lambda i=i: cancel_as((district, city)[i % 2]) for i in range(8)])
     engine.dispose()
     assert errors == []
     assert sorted(outcomes) == ["cancelled"] + ["warnings.already_cancelled"] * 7
