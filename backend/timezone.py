@@ -3,7 +3,7 @@ speak the deployment's wall-clock zone (GRIDSAFE_TIMEZONE, Beijing time by defau
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,3 +64,14 @@ def from_local_input(text: str, where: tzinfo) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=where)
     return moment.astimezone(UTC)
+
+
+def clock(where: tzinfo, now: datetime) -> dict[str, str]:
+    """The zone's name and its UTC offset at `now` ("Asia/Shanghai", "+08:00") for the hints
+    that say which clock to type in: a deployment elsewhere, or in a zone with summer time, must
+    not be told "Beijing time"."""
+    offset = to_local(now, where).utcoffset() or timedelta()
+    total = int(offset.total_seconds()) // 60
+    hours, minutes = divmod(abs(total), 60)
+    sign = "-" if total < 0 else "+"
+    return {"zone": str(getattr(where, "key", where)), "offset": f"{sign}{hours:02d}:{minutes:02d}"}

@@ -14,7 +14,6 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from backend.admin.duty import SHANGHAI
-from backend.admin.duty_pages import clock
 from backend.admin.users import UserInput, create_user_by_codes
 from backend.app import create_app
 from backend.demo.seed import DEMO_PASSWORD, seed
@@ -22,7 +21,7 @@ from backend.escalation.services import on_duty
 from backend.i18n import LOCALE_COOKIE
 from backend.models import DutyShift, Event, Role, Unit, User, utcnow
 from backend.settings import Settings
-from backend.timezone import zone
+from backend.timezone import clock, zone
 from tests.conftest import csrf_token, post_form, sign_in
 
 STREET = "420107001"

@@ -5,7 +5,7 @@ and the page names that zone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -23,7 +23,7 @@ from backend.auth.policy import Principal
 from backend.enterprises.importing import MAX_BYTES
 from backend.errors import AppError
 from backend.models import Unit, utcnow
-from backend.timezone import to_local
+from backend.timezone import clock
 from backend.web import after_change, page, zone_of
 
 
@@ -39,17 +39,6 @@ def _start(value: str, where: tzinfo) -> datetime:
     except ValueError:
         day = duty.local(utcnow(), where).date()
     return datetime.combine(day, time(), tzinfo=where)
-
-
-def clock(where: tzinfo, now: datetime) -> dict[str, str]:
-    """The zone's name and its UTC offset at `now` ("Asia/Shanghai", "+08:00") for the hints
-    that say which clock to type in: a deployment elsewhere, or in a zone with summer time, must
-    not be told "Beijing time"."""
-    offset = to_local(now, where).utcoffset() or timedelta()
-    total = int(offset.total_seconds()) // 60
-    hours, minutes = divmod(abs(total), 60)
-    sign = "-" if total < 0 else "+"
-    return {"zone": str(getattr(where, "key", where)), "offset": f"{sign}{hours:02d}:{minutes:02d}"}
 
 
 def _context(

@@ -95,7 +95,7 @@ def record_sent(
     """Record a phone's inspection inside the sync batch's transaction (the engine commits).
     The same inspection id twice is refused, so an inspection sent again is never stored twice;
     every refusal comes before the first write. Returns the inspection and the photos it names
-    that the server does not have (not linked: see services.write_inspection)."""
+    that the server does not have yet (linked all the same: see services.write_inspection)."""
     enterprise_id, answers = read_answers(args)
     if session.get(Inspection, answers.id) is not None:
         raise Rejected("inspection.duplicate_id")

@@ -46,6 +46,11 @@ _STATUS = {
     "incident.not_confirmed": 409,
     "plan.role": 403,
     "plan.role_in_use": 409,
+    "warnings.not_found": 404,
+    "warnings.cancel_forbidden": 403,
+    "warnings.already_cancelled": 409,
+    "warnings.cancelled": 409,
+    "warnings.renotify_cancelled": 409,
 }
 
 

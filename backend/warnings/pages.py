@@ -24,6 +24,7 @@ from backend.models import (
     utcnow,
 )
 from backend.offline import changes
+from backend.tasks.answers import refused
 from backend.units.services import units_under
 from backend.warnings import services
 from backend.warnings.cap import to_cap
@@ -36,17 +37,10 @@ from backend.warnings.targeting import (
     reach,
     units_outside,
 )
-from backend.web import after_change, page, translator_of, zone_of
+from backend.web import after_change, page, zone_of
 from sync import Rejected
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
-# How a refusal of the rules is answered; any other code is a warning the person cannot see.
-REFUSAL_STATUS = {
-    "warnings.cancel_forbidden": 403,
-    "warnings.already_cancelled": 409,
-    "warnings.cancelled": 409,
-    "warnings.renotify_cancelled": 409,
-}
 
 
 def _sender_only(principal: Principal) -> None:
@@ -73,16 +67,6 @@ def _compose(
         "chosen": lambda key: _values(form, key),
         **extra,
     }
-
-
-def _refused(request: Request[Any, Any, Any], refusal: Rejected) -> Response[Any]:
-    """A translated message with the refusal's stable code; 404 for what is not theirs."""
-    status = REFUSAL_STATUS.get(refusal.code)
-    if status is None:
-        raise AppError("not_found")
-    t = translator_of(request)
-    context = {"code": refusal.code, "message": t(f"errors.{refusal.code}"), "status": status}
-    return page(request, "error.html", context, block="message", status_code=status)
 
 
 def _visible(
@@ -232,7 +216,7 @@ class WarningPages(Controller):
             writes = services.acknowledge(db, principal, warning_id, AckVia.PAGE, utcnow())
         except Rejected as refusal:
             db.rollback()
-            return _refused(request, refusal)
+            return refused(request, refusal)
         changes.store(db, writes)
         db.commit()
         return after_change(request, f"/warnings/{warning_id.lower()}")
@@ -249,7 +233,7 @@ class WarningPages(Controller):
             services.renotify(db, principal, warning_id, utcnow())
         except Rejected as refusal:
             db.rollback()
-            return _refused(request, refusal)
+            return refused(request, refusal)
         db.commit()
         return after_change(request, f"/warnings/{warning_id.lower()}")
 
@@ -275,7 +259,7 @@ class WarningPages(Controller):
             services.cancel(db, principal, warning_id, reason, utcnow())
         except Rejected as refusal:
             db.rollback()
-            return _refused(request, refusal)
+            return refused(request, refusal)
         db.commit()
         return after_change(request, f"/warnings/{warning_id.lower()}")
 

@@ -188,11 +188,13 @@ def acknowledge(
             )
         ]
     mine = session.execute(
-        select(R.c.user_id).where(R.c.warning_id == warning_id, R.c.user_id == principal.id)
+        select(W.c.cancelled_at)
+        .join(R, R.c.warning_id == W.c.id)
+        .where(R.c.warning_id == warning_id, R.c.user_id == principal.id)
     ).first()
     if mine is None:
         raise Rejected("warnings.not_found")
-    if session.execute(select(W.c.cancelled_at).where(W.c.id == warning_id)).scalar():
+    if mine.cancelled_at is not None:
         raise Rejected("warnings.cancelled")
     return []  # acknowledged already (another tab, the notification, the outbox)
 
@@ -292,20 +294,19 @@ def cancel(
     return warning
 
 
-def _withdraw_alarms(session: Session, warning: SafetyWarning) -> int:
+def _withdraw_alarms(session: Session, warning: SafetyWarning) -> None:
     """Stop the alarm's pushes that are still in the outbox (the broker was down, a retry is
     scheduled, a worker holds one), with one UPDATE in the cancel's transaction: the worker
     claims only pending rows and records its answer only on rows it still holds, so a phone
     never gets the alarm after the cancel notice, and an attempt that fails is never tried
     again. One a worker is handing to the push service right now may still arrive (the notice,
-    queued after it, replaces it on the phone; sw.js) and stays recorded as withdrawn.
-    Returns how many were withdrawn."""
+    queued after it, replaces it on the phone; sw.js) and stays recorded as withdrawn."""
     alarms = select(N.c.id).where(
         N.c.user_id.in_(select(R.c.user_id).where(R.c.warning_id == warning.id)),
         N.c.kind.in_(ALARM_KINDS),
         N.c.data["warning_id"].as_string() == warning.id,
     )
-    done = session.execute(
+    session.execute(
         update(D)
         .where(
             D.c.notification_id.in_(alarms),
@@ -317,7 +318,6 @@ def _withdraw_alarms(session: Session, warning: SafetyWarning) -> int:
             last_error="withdrawn: the warning was cancelled",
         )
     )
-    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def cancellers(session: Session, warnings: Sequence[SafetyWarning]) -> dict[int, str]:
