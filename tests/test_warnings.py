@@ -1,12 +1,15 @@
 """Targeted warnings on SQLite and PostgreSQL: who is reached (checked against a plain-Python
 reading of the rules over every row), never anyone outside the sender's area, the preview
 equals what is sent, acknowledgement counted once (page, sync, notification, concurrently),
-re-notify only those who have not acknowledged, permissions and translated refusals; cancelling
-a false alarm once (double press, two officers at once) with one notice per recipient and the
-alarm's waiting pushes withdrawn (tests/push/test_warning_cancel.py sends what is left)."""
+re-notify only those who have not acknowledged, permissions and translated refusals (a warning
+someone may not see is not found on every route); cancelling a false alarm once (double press,
+two officers at once) with one notice per recipient, the alarm's waiting pushes withdrawn
+(tests/push/test_warning_cancel.py sends what is left) and the alarm marked cancelled in the
+notification inbox."""
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import uuid
@@ -20,6 +23,7 @@ from sqlmodel import Session
 
 from backend.auth.policy import Principal
 from backend.db import make_engine, make_session_factory
+from backend.i18n import Translator
 from backend.models import (
     AckVia,
     Delivery,
@@ -408,8 +412,6 @@ def test_bad_input_is_refused_in_the_users_language(
     key: str,
     language: str,
 ) -> None:
-    from backend.i18n import Translator
-
     sign_in(client, "city")
     client.cookies.set("gs_lang", language)
     response = post_form(client, "/warnings", draft(**changes))
@@ -759,8 +761,6 @@ def unchanged(db: Session, warning_id: str) -> None:
 def test_cancel_needs_a_short_reason(
     client: TestClient[Any], db: Session, reason: str, language: str
 ) -> None:
-    from backend.i18n import Translator
-
     sign_in(client, "district")
     warning_id = send(client, draft(roles=["grid_inspector"]))
     client.cookies.set("gs_lang", language)
@@ -771,31 +771,187 @@ def test_cancel_needs_a_short_reason(
     unchanged(db, warning_id)
 
 
-def test_only_officers_over_the_warnings_area_may_cancel(
+def officer_of(db: Session, username: str, unit_code: str) -> None:
+    """A district officer of another unit, signing in with the demo password."""
+    password = db.execute(select(User.password_hash).limit(1)).scalar_one()
+    db.add(
+        User(
+            username=username,
+            display_name=f"{unit_code}应急管理局",
+            password_hash=password,
+            role=Role.DISTRICT_OFFICER.value,
+            unit_id=unit_id(db, unit_code),
+        )
+    )
+    db.commit()
+
+
+def untouched(db: Session, warning_id: str) -> dict[str, Any]:
+    """Everything a warning route could change: the warning, its recipients' rows, the
+    notifications and events about it."""
+    db.expire_all()
+    warning = db.get(SafetyWarning, warning_id)
+    assert warning is not None
+    return {
+        "warning": (warning.state, warning.cancelled_at, warning.cancel_reason),
+        "recipients": sorted(
+            db.execute(
+                select(
+                    WarningRecipient.user_id,
+                    WarningRecipient.acknowledged_at,
+                    WarningRecipient.notified_at,
+                    WarningRecipient.renotified,
+                ).where(WarningRecipient.warning_id == warning_id)
+            ).all()
+        ),
+        "notifications": db.execute(select(func.count()).select_from(Notification)).scalar_one(),
+        "events": sorted(
+            db.execute(select(Event.action).where(Event.entity_id == warning_id)).scalars()
+        ),
+    }
+
+
+def every_route(client: TestClient[Any], warning_id: str) -> dict[str, tuple[int, str]]:
+    """Each warnings route asked about one id: (status, error code shown)."""
+    answers = {
+        "detail": client.get(f"/warnings/{warning_id}"),
+        "rates": client.get(f"/warnings/{warning_id}", headers=HTMX),
+        "cap": client.get(f"/warnings/{warning_id}.cap.xml"),
+        "cap_original": client.get(f"/warnings/{warning_id}.cap.xml?original=1"),
+        "ack": post_form(client, f"/warnings/{warning_id}/ack", {}),
+        "ack_htmx": post_form(client, f"/warnings/{warning_id}/ack", {}, headers=HTMX),
+        "renotify": post_form(client, f"/warnings/{warning_id}/renotify", {}),
+        "cancel": post_form(client, f"/warnings/{warning_id}/cancel", {"reason": "误报"}),
+        "cancel_no_reason": post_form(client, f"/warnings/{warning_id}/cancel", {"reason": ""}),
+    }
+    return {
+        route: (answer.status_code, ",".join(re.findall(r'data-error-code="([^"]+)"', answer.text)))
+        for route, answer in answers.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("sender", "asker"),
+    [
+        ("district", "jiangan"),  # an officer of the district next door
+        ("city", "district"),  # an officer below the sender's tier it did not go to
+        ("city", "dispatcher"),  # no sender role, not a recipient
+        ("district", "inspector2"),
+    ],
+)
+def test_a_warning_someone_may_not_see_is_not_found_on_every_route(
+    client: TestClient[Any], db: Session, sender: str, asker: str
+) -> None:
+    """Whatever they ask of it, they hear what they would of an id that does not exist, in
+    their language, and nothing changes: no route tells them the warning is there."""
+    officer_of(db, "jiangan", "420102")
+    sign_in(client, sender)
+    warning_id = send(client, draft(roles=["grid_inspector"]))
+    before = untouched(db, warning_id)
+    sign_in(client, asker)
+    client.cookies.set("gs_lang", "en")
+    answers = every_route(client, warning_id)
+    assert answers == every_route(client, str(uuid.uuid4())), answers
+    assert {status for status, _ in answers.values()} == {404}
+    assert Translator("en")("errors.not_found") in client.get(f"/warnings/{warning_id}").text
+    at = datetime.now(UTC).isoformat()
+    ack = {"id": 1, "name": "warning.ack", "args": {"warning_id": warning_id}, "at": at}
+    assert statuses(push(client, str(uuid.uuid4()), [ack]))[1] == (
+        "rejected",
+        "warnings.not_found",
+    )
+    assert untouched(db, warning_id) == before
+    assert warning_id not in client.get("/warnings").text
+
+
+def test_who_sees_a_warning_but_is_not_over_its_area_is_refused_not_told_it_is_missing(
     client: TestClient[Any], db: Session
 ) -> None:
+    """The district officer and the inspector the city's warning went to read it, so a
+    refusal keeps no secret: re-notify and cancel answer 403 with the reason."""
     sign_in(client, "city")
-    warning_id = send(client, draft(roles=["grid_inspector"]))
-    # A district officer is below the city's area; a recipient and a dispatcher have no role.
-    for username, code in [
-        ("district", "warnings.cancel_forbidden"),
-        ("inspector", "forbidden"),
-        ("dispatcher", "forbidden"),
-    ]:
+    warning_id = send(client, draft(roles=["district_officer", "grid_inspector"]))
+    before = untouched(db, warning_id)
+    for username in ("district", "inspector"):
         sign_in(client, username)
-        for reason in ("false alarm", ""):
-            answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": reason})
-            assert answer.status_code == 403, (username, answer.text)
-            assert f'data-error-code="{code}"' in answer.text
-        unchanged(db, warning_id)
-    sign_in(client, "district")
-    assert "data-cancel-warning" not in client.get(f"/warnings/{warning_id}").text
+        page_text = client.get(f"/warnings/{warning_id}").text
+        assert f"/warnings/{warning_id}/ack" in page_text
+        assert "data-cancel-warning" not in page_text
+        assert "/renotify" not in page_text
+        assert client.get(f"/warnings/{warning_id}.cap.xml").status_code == 200
+        answers = every_route(client, warning_id)
+        assert answers["renotify"] == (403, "warnings.renotify_forbidden"), username
+        assert answers["cancel"] == (403, "warnings.cancel_forbidden"), username
+        assert answers["cancel_no_reason"] == (403, "warnings.cancel_forbidden"), username
+    # Their acknowledgements went through (the only change); nothing else did.
+    after = untouched(db, warning_id)
+    assert after["warning"] == before["warning"]
+    assert after["notifications"] == before["notifications"]
+    assert after["events"] == sorted([*before["events"], *["warning.acknowledged"] * 2])
+    assert sorted(acknowledged(db, warning_id)) == sorted(
+        (principal_of(db, name).id, "page") for name in ("district", "inspector")
+    )
     missing = post_form(client, f"/warnings/{uuid.uuid4()}/cancel", {"reason": "x"})
     assert missing.status_code == 404
     sign_in(client, "city")
     assert "data-cancel-warning" in client.get(f"/warnings/{warning_id}").text
     answer = post_form(client, f"/warnings/{warning_id}/cancel", {"reason": "false alarm"})
     assert answer.status_code == 303
+
+
+@pytest.mark.parametrize(("language", "badge"), [("zh", "已撤销"), ("en", "Cancelled")])
+def test_the_inbox_shows_a_cancelled_alarm_as_cancelled(
+    client: TestClient[Any], db: Session, language: str, badge: str
+) -> None:
+    """The alarm and its reminder stay in the notification inbox beside the cancel notice,
+    marked and struck through; another warning's alarm still looks live."""
+    sign_in(client, "district")
+    cancelled = send(client, draft(title="大风橙色预警", roles=["grid_inspector"]))
+    live = send(client, draft(title="暴雨橙色预警", roles=["grid_inspector"]))
+    assert post_form(client, f"/warnings/{cancelled}/renotify", {}).status_code == 303
+    assert post_form(client, f"/warnings/{cancelled}/cancel", {"reason": "误报"}).status_code == 303
+    inspector = principal_of(db, "inspector").id
+    mine = {
+        (kind, warning): (int(notification), title)
+        for notification, kind, warning, title in db.execute(
+            select(
+                Notification.id,
+                Notification.kind,
+                Notification.data["warning_id"].as_string(),
+                Notification.title,
+            ).where(Notification.user_id == inspector)
+        ).all()
+    }
+    sign_in(client, "inspector")
+    client.cookies.set("gs_lang", language)
+    for headers in ({}, HTMX):
+        inbox = client.get("/notifications", headers=headers)
+        assert inbox.status_code == 200
+        rows = {
+            int(n): row
+            for n, row in re.findall(
+                r'<li data-notification-id="(\d+)"(.*?)</li>', inbox.text, re.S
+            )
+        }
+        for kind in ("warning.sent", "warning.renotified"):
+            notification, title = mine[(kind, cancelled)]
+            row = rows[notification]
+            assert "data-alarm-cancelled" in row
+            assert f"data-cancelled-badge>{badge}</span>" in row
+            assert f"<s>{html.escape(title)}</s>" in row
+        for key in (("warning.cancelled", cancelled), ("warning.sent", live)):
+            row = rows[mine[key][0]]
+            assert "data-alarm-cancelled" not in row
+            assert "<s>" not in row
+        assert "/ack" not in inbox.text
+    # Opened from the inbox it leads to the warning's page, which says so and offers nothing
+    # to acknowledge; an acknowledgement sent anyway is refused and counts nothing.
+    opened = client.get(f"/notifications/{mine[('warning.sent', cancelled)][0]}/open")
+    assert f'data-cancelled="{cancelled}"' in opened.text
+    assert f"/warnings/{cancelled}/ack" not in opened.text
+    ack = post_form(client, f"/warnings/{cancelled}/ack", {}, headers=HTMX)
+    assert (ack.status_code, 'data-error-code="warnings.cancelled"' in ack.text) == (409, True)
+    assert acknowledged(db, cancelled) == []
 
 
 def test_concurrent_cancels_cancel_once(

@@ -15,6 +15,7 @@ from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.push.outbox import mark
 from backend.push.services import devices, inbox, own_notification
+from backend.warnings.services import withdrawn_alarms
 from backend.web import page
 
 REFRESH_SECONDS = 30
@@ -32,8 +33,10 @@ class NotificationPages(Controller):
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
     ) -> Response[Any]:
+        notifications = inbox(db, principal)
         context = {
-            "notifications": inbox(db, principal),
+            "notifications": notifications,
+            "withdrawn": withdrawn_alarms(db, notifications),
             "devices": devices(db, principal),
             "refresh_seconds": REFRESH_SECONDS,
         }

@@ -48,6 +48,7 @@ _STATUS = {
     "plan.role_in_use": 409,
     "warnings.not_found": 404,
     "warnings.cancel_forbidden": 403,
+    "warnings.renotify_forbidden": 403,
     "warnings.already_cancelled": 409,
     "warnings.cancelled": 409,
     "warnings.renotify_cancelled": 409,

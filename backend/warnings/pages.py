@@ -73,18 +73,11 @@ def _visible(
     db: Session, principal: Principal, warning_id: str
 ) -> tuple[SafetyWarning, WarningRecipient | None, bool]:
     """The warning as its recipient or a manager sees it: (warning, own row, manages)."""
-    got = services.received(db, principal, warning_id)
-    warning = got[0] if got else None
-    manages = False
-    if warning is None or services.can_manage(principal, warning.unit_path):
-        try:
-            warning = services.managed(db, principal, warning_id)
-            manages = True
-        except Rejected:
-            if warning is None:
-                raise AppError("not_found") from None
-    assert warning is not None
-    return warning, got[1] if got else None, manages
+    try:
+        warning, mine = services.visible(db, principal, warning_id)
+    except Rejected:
+        raise AppError("not_found") from None
+    return warning, mine, services.can_manage(principal, warning.unit_path)
 
 
 def _detail(db: Session, principal: Principal, warning_id: str, **extra: Any) -> dict[str, Any]:
@@ -246,8 +239,9 @@ class WarningPages(Controller):
         warning_id: FromPath[str],
         data: Form,
     ) -> Response[Any]:
-        """Withdraw a false alarm; without a reason the page comes back with the error."""
-        _sender_only(principal)
+        """Withdraw a false alarm; without a reason the page comes back with the error. Whether
+        this person may is the service's answer, given before any word on the reason: someone
+        who may not see the warning hears that it does not exist, whatever they sent."""
         reason, errors = parse_reason(data)
         try:
             if reason is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, update
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
@@ -202,7 +202,7 @@ def acknowledge(
 def renotify(session: Session, principal: Principal, warning_id: str, now: datetime) -> int:
     """Notify again everyone who has not acknowledged; returns how many. Never for a
     cancelled warning: reminding people of a withdrawn alarm would undo the cancellation."""
-    warning = managed(session, principal, warning_id)
+    warning = managed(session, principal, warning_id, "warnings.renotify_forbidden")
     if warning.cancelled_at is not None:
         raise Rejected("warnings.renotify_cancelled")
     pending = [
@@ -237,11 +237,7 @@ def renotify(session: Session, principal: Principal, warning_id: str, now: datet
 
 def cancellable(session: Session, principal: Principal, warning_id: str) -> SafetyWarning:
     """The warning if this person may cancel it now; refused otherwise, most telling first."""
-    warning = session.get(SafetyWarning, warning_id.lower()[:36])
-    if warning is None:
-        raise Rejected("warnings.not_found")
-    if not can_manage(principal, warning.unit_path):
-        raise Rejected("warnings.cancel_forbidden")
+    warning = managed(session, principal, warning_id, "warnings.cancel_forbidden")
     if warning.cancelled_at is not None:
         raise Rejected("warnings.already_cancelled")
     return warning
@@ -329,25 +325,62 @@ def cancellers(session: Session, warnings: Sequence[SafetyWarning]) -> dict[int,
     return {int(user_id): str(name) for user_id, name in rows}
 
 
-def managed(session: Session, principal: Principal, warning_id: str) -> SafetyWarning:
-    warning = session.get(SafetyWarning, warning_id.lower()[:36])
-    if warning is None or not can_manage(principal, warning.unit_path):
+def _may_see(principal: Principal) -> ColumnElement[bool]:
+    """Who may see a warning, as a condition on the warning joined to this person's own
+    recipient row: someone it went to, or a sender over its area (can_manage)."""
+    went_to_them = R.c.user_id.is_not(None)
+    if not can_send(principal):
+        return went_to_them
+    return or_(went_to_them, W.c.unit_path.startswith(principal.unit_path, autoescape=True))
+
+
+def visible(
+    session: Session, principal: Principal, warning_id: str
+) -> tuple[SafetyWarning, WarningRecipient | None]:
+    """The warning and this person's own row (None for a sender it did not go to). Anyone who
+    may not see it is refused `not_found`, exactly as for an id that does not exist: every
+    route asks this first, so none of them tells the two apart."""
+    row = session.execute(
+        select(SafetyWarning, WarningRecipient)
+        .outerjoin(
+            WarningRecipient,
+            and_(R.c.warning_id == W.c.id, R.c.user_id == principal.id),
+        )
+        .where(W.c.id == warning_id.lower()[:36], _may_see(principal))
+    ).first()
+    if row is None:
         raise Rejected("warnings.not_found")
+    return row[0], row[1]
+
+
+def managed(
+    session: Session, principal: Principal, warning_id: str, forbidden: str
+) -> SafetyWarning:
+    """The warning if this person may act for its sender's tier (re-notify, cancel). Someone
+    who may see it but not act for it (it went to them) is refused with `forbidden`: the
+    warning is no secret to them, so the truer answer does not leak anything."""
+    warning, _ = visible(session, principal, warning_id)
+    if not can_manage(principal, warning.unit_path):
+        raise Rejected(forbidden)
     return warning
 
 
-def received(
-    session: Session, principal: Principal, warning_id: str
-) -> tuple[SafetyWarning, WarningRecipient] | None:
-    row = session.execute(
-        select(SafetyWarning, WarningRecipient)
-        .join(WarningRecipient, WarningRecipient.warning_id == SafetyWarning.id)  # type: ignore[arg-type]
-        .where(
-            SafetyWarning.id == warning_id.lower()[:36],
-            WarningRecipient.user_id == principal.id,
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+def withdrawn_alarms(session: Session, notifications: Sequence[Notification]) -> set[int]:
+    """Which of these inbox entries sounded the alarm of a warning cancelled since: the inbox
+    shows them as cancelled, so the alarm does not look live beside its cancel notice."""
+    alarms = {
+        int(n.id): str(n.data["warning_id"])
+        for n in notifications
+        if n.id is not None and n.kind in ALARM_KINDS and n.data.get("warning_id")
+    }
+    if not alarms:
+        return set()
+    cancelled = set(
+        session.execute(
+            select(W.c.id).where(W.c.id.in_(set(alarms.values())), W.c.cancelled_at.is_not(None))
+        ).scalars()
+    )
+    return {notification for notification, warning in alarms.items() if warning in cancelled}
 
 
 def inbox(session: Session, principal: Principal, limit: int = 50) -> list[Any]:
