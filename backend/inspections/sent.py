@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.audit import Origin
@@ -91,11 +92,15 @@ def record_sent(
     args: Mapping[str, Any],
     origin: Origin,
     finished_at: datetime,
+    *,
+    client_id: str | None = None,
+    mutation_id: int | None = None,
 ) -> tuple[Inspection, list[str]]:
     """Record a phone's inspection inside the sync batch's transaction (the engine commits).
     The same inspection id twice is refused, so an inspection sent again is never stored twice;
     every refusal comes before the first write. Returns the inspection and the photos it names
-    that the server does not have yet (linked all the same: see services.write_inspection)."""
+    that the server does not have yet (linked all the same: see services.write_inspection).
+    `client_id` and `mutation_id` name the install and outbox entry it came from, in its event."""
     enterprise_id, answers = read_answers(args)
     if session.get(Inspection, answers.id) is not None:
         raise Rejected("inspection.duplicate_id")
@@ -106,4 +111,17 @@ def record_sent(
     version = args.get("template_version")
     if version is not None and version != checked.checklist.template.version:
         raise Rejected("inspection.checklist_changed", fields={"template_id": "invalid"})
-    return services.write_inspection(session, principal, checked, answers, origin, finished_at)
+    sent_by = {"client_id": client_id, "mutation_id": mutation_id}
+    try:
+        # Two installs sending the same inspection id both pass the check above; the loser's
+        # insert then waits for the winner and breaks on the key. The savepoint keeps the
+        # batch's transaction usable after that (PostgreSQL aborts it otherwise), so the loser
+        # gets the same answer as a later resend. One extra round trip: inspections are rare.
+        with session.begin_nested():
+            return services.write_inspection(
+                session, principal, checked, answers, origin, finished_at, sent_by
+            )
+    except IntegrityError:
+        if session.get(Inspection, answers.id) is None:
+            raise  # some other constraint: a bug, reported by the engine
+        raise Rejected("inspection.duplicate_id") from None

@@ -219,10 +219,13 @@ def write_inspection(
     answers: Answers,
     origin: Origin,
     finished_at: datetime,
+    sent_by: Mapping[str, object] | None = None,
 ) -> tuple[Inspection, list[str]]:
     """The inspection, its results, the links to its photos, its event, and the risk mark; not
     committed. Returns the photos named but not on the server yet: they are linked all the same
-    and show once their bytes arrive (`PUT /api/v1/photos/<sha256>`), as a hazard's do."""
+    and show once their bytes arrive (`PUT /api/v1/photos/<sha256>`), as a hazard's do.
+    `sent_by` (the install's client_id and the outbox entry's mutation_id, for one sent through
+    sync) goes into the event, so its history leads back to the phone as a hazard's does."""
     enterprise_id, checklist = checked.enterprise_id, checked.checklist
     inspection = Inspection(
         id=answers.id or str(uuid.uuid4()),
@@ -267,6 +270,7 @@ def write_inspection(
         template_version=checklist.template.version,
         failed=failed,
         **({"photos_missing": missing} if missing else {}),
+        **(sent_by or {}),
     )
     risk.touch(session, [enterprise_id])  # an inspection's result is a risk factor
     return inspection, missing

@@ -137,7 +137,13 @@ def record_inspection(context: Any, mutation: Mutation) -> Plan:
     finished_at, _ = believed_time(mutation.at, ctx.now)
     origin = Origin(ctx.principal.id, device=ctx.device)
     inspection, missing = record_sent(
-        ctx.lookups.session, ctx.principal, mutation.args, origin, finished_at
+        ctx.lookups.session,
+        ctx.principal,
+        mutation.args,
+        origin,
+        finished_at,
+        client_id=ctx.client_id,
+        mutation_id=mutation.id,
     )
     result: dict[str, Any] = {"inspection_id": inspection.id}
     if missing:
