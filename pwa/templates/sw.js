@@ -170,7 +170,16 @@ async function keptPage(request) {
   const url = new URL(request.url);
   // /hazards/new?enterprise_id=… offline: the kept form (its script picks the enterprise).
   const kept = OFFLINE_PAGES.includes(url.pathname) && await caches.match(url.pathname, { cacheName: PAGES });
-  return (await caches.match(request, { cacheName: PAGES })) || kept || null;
+  return (await caches.match(request, { cacheName: PAGES })) || kept || (await keptChecklist(url)) || null;
+}
+
+// /enterprises/<id>/inspect?check_in=… offline (the scanner's link after a check-in it kept):
+// whichever copy of that checklist was kept; its script takes the check-in from the address.
+const CHECKLIST_PATH = /^\/enterprises\/\d+\/inspect$/;
+
+async function keptChecklist(url) {
+  if (!CHECKLIST_PATH.test(url.pathname)) return null;
+  return caches.match(url.pathname, { cacheName: PAGES, ignoreSearch: true });
 }
 
 // Pages: the network first, so people see fresh data; the last copy when the network fails or

@@ -116,6 +116,16 @@
   }
   document.addEventListener("DOMContentLoaded", fillPositions);
 
+  // The check-in an inspection follows comes in the address (`?check_in=<id>`, from the check-in
+  // page or the offline scanner). Opened offline, the page is the copy the service worker kept,
+  // its hidden field holding whatever that copy was kept with: the address says which check-in.
+  function fillCheckIn() {
+    const form = document.querySelector("form[data-offline-mutation='inspection.record']");
+    if (!form || !form.elements.check_in_id) return;
+    form.elements.check_in_id.value = new URLSearchParams(location.search).get("check_in") || "";
+  }
+  document.addEventListener("DOMContentLoaded", fillCheckIn);
+
   // A refused photo (not an image, too large) re-renders the inspection form with the reason;
   // app.js swaps only 4xx answers other forms use, so these are swapped here.
   document.addEventListener("htmx:beforeSwap", (event) => {

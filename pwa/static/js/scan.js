@@ -3,7 +3,8 @@
 // code opens for this person (check-in, self-inspection, public card) and whether it is genuine.
 // With no network, the code is read here instead (its signature cannot be checked on the phone),
 // the enterprise is looked up in the data pulled onto the phone, and a check-in goes into the
-// outbox carrying the code: the server judges the code when the check-in arrives.
+// outbox carrying the code: the server judges the code when the check-in arrives. The checklist
+// opened after it names the queued check-in, so the inspection is linked to it on the server.
 (function () {
   "use strict";
 
@@ -265,18 +266,28 @@
         } catch (error) {
           // No Background Sync: the outbox page sends it when the network is back.
         }
-        window.location.assign("/outbox#saved");
+        // Stays here, as the online check-in page does, so the inspection can follow at once.
+        box.hidden = true;
+        panel.dataset.offlineState = "kept";
+        panel.querySelector("[data-offline-kept]").hidden = false;
+        inspectLink(enterpriseId, args.id);
       });
     }
 
     // The checklist opens offline only if the phone kept a copy of it from an earlier visit.
-    function inspectLink(enterpriseId) {
+    // After a check-in, the link names it (`?check_in=<id>`) as the online check-in page's does:
+    // the inspection sent later says where it began, and the server links the two.
+    var asked = 0;
+    function inspectLink(enterpriseId, checkInId) {
       var wrap = panel.querySelector("[data-offline-inspect]");
       var url = "/enterprises/" + enterpriseId + "/inspect";
       if (!wrap || typeof caches === "undefined") return;
+      var mine = ++asked;
       caches.match(url, { ignoreSearch: true }).then(function (kept) {
-        if (!kept) return;
-        wrap.querySelector("a").href = url;
+        if (!kept || mine !== asked) return; // an answer to an earlier question comes late
+        var link = wrap.querySelector("a");
+        link.href = checkInId ? url + "?check_in=" + encodeURIComponent(checkInId) : url;
+        link.classList.toggle("primary", Boolean(checkInId)); // the next step, as online
         wrap.hidden = false;
       }, function () { return null; });
     }
