@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +73,53 @@ def planned_for_values(connection: Connection) -> Iterator[None]:
         yield
     finally:
         driver.prepare_threshold = threshold
+
+
+class WriterTurn:
+    """A queue for SQLite's one write slot among sync pushes, across this process's threads and
+    the other server processes on the same database file.
+
+    A writer that finds the slot taken is left by SQLite to poll it, asleep 1, 2, 5, 10 … ms
+    between tries: a push that writes in 3 ms leaves the next one asleep for longer than that.
+    Waiting here before the first write instead (a lock for the threads, then `flock` on a file
+    beside the database for the processes), the next push starts the moment the previous one
+    ends its transaction. Other writers (pages, workers) do not queue here and are not waited
+    for: SQLite's own lock stays the guard, this only orders the pushes among themselves."""
+
+    def __init__(self, path: Path) -> None:
+        self._threads = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+_writer_turns: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
+_writer_turns_lock = threading.Lock()
+
+
+def writer_turn(engine: Engine) -> WriterTurn | None:
+    """The queue for this SQLite file's write slot (one per engine); None for PostgreSQL, whose
+    writers do not shut each other out, and for an in-memory database."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return None
+    with _writer_turns_lock:
+        turn = _writer_turns.get(engine)
+        if turn is None:
+            turn = _writer_turns[engine] = WriterTurn(Path(f"{database}.writer"))
+        return turn
 
 
 # Where a session keeps the application's settings, for code that has a session and nothing

@@ -5,7 +5,7 @@ once, in order, through handlers the application registers, and hands the result
 store the application implements. Pulls return what changed since an opaque cursor.
 """
 
-from sync.engine import BatchAborted, apply_batch
+from sync.engine import BatchAborted, StalePlan, apply_batch
 from sync.protocol import (
     Change,
     ClientState,
@@ -32,6 +32,7 @@ __all__ = [
     "PushResult",
     "Rejected",
     "RetryLater",
+    "StalePlan",
     "Status",
     "Write",
     "apply_batch",

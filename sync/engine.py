@@ -12,6 +12,14 @@ from sync.registry import HandlerContext, MutationRegistry, Rejected, RetryLater
 class SyncStore(Protocol):
     """Storage for the engine; the caller holds one transaction around a whole batch."""
 
+    # Whether a batch may be planned before the client is locked (see `apply_batch`): worth it
+    # where taking the lock shuts every other writer out until the commit (SQLite).
+    plans_before_lock: bool
+
+    def peek_client(self, client_id: str) -> ClientState:
+        """The client's state as it is now, without locking it; a new client reads as counter 0,
+        owned by the caller."""
+
     def lock_client(self, client_id: str) -> ClientState:
         """Create the client's row if new, and lock it until the transaction ends, so parallel
         pushes of one client are applied one after the other."""
@@ -30,6 +38,12 @@ class SyncStore(Protocol):
 
 
 ErrorReporter = Callable[[Mutation, BaseException], None]
+
+
+class StalePlan(Exception):
+    """The client's counter moved between planning the batch and locking the client (a push of
+    the same client got in between: a second tab, a retry racing its original). Nothing may be
+    stored: the caller rolls back and applies the batch again with `lock_first=True`."""
 
 
 class BatchAborted(Exception):
@@ -65,17 +79,30 @@ def apply_batch(
     *,
     refused: Collection[int] = (),
     aborts: Callable[[BaseException], bool] = _never,
+    lock_first: bool = False,
 ) -> PushResult:
     """Apply a batch. Outcomes come back in id order, one per distinct mutation id.
 
     `aborts(error)`: whether a handler's error broke the transaction (then `BatchAborted` is
     raised); `refused`: mutations whose handler did that on an earlier try, now refused as
     `internal_error` without running it again. A savepoint per mutation would cost two round
-    trips each on PostgreSQL; this costs nothing until a handler fails."""
-    client = store.lock_client(context.client_id)
+    trips each on PostgreSQL; this costs nothing until a handler fails.
+
+    Where the store `plans_before_lock`, a batch of plans-only mutations is planned from the
+    client's counter as read without a lock, and the lock is taken only to store the plan: on
+    SQLite, where the lock is the database's one write slot, the next push plans while this one
+    writes. The counter read under the lock must be the one planned from, else `StalePlan`;
+    `lock_first` plans under the lock, as every other batch is."""
     ordered: dict[int, Mutation] = {}
     for mutation in sorted(mutations, key=lambda m: m.id):
         ordered.setdefault(mutation.id, mutation)
+    plan_first = (
+        not lock_first
+        and store.plans_before_lock
+        and all(registry.plans_only(m.name) for m in ordered.values())
+    )
+    read = store.peek_client if plan_first else store.lock_client
+    client = read(context.client_id)
     known = store.processed(client.client_id, [i for i in ordered if i <= client.last_mutation_id])
 
     last = client.last_mutation_id
@@ -102,6 +129,8 @@ def apply_batch(
             Processed(mutation.id, outcome.status, mutation.fingerprint(), outcome.code)
         )
         last = mutation.id
+    if plan_first and store.lock_client(client.client_id) != client:
+        raise StalePlan()
     store.save(client, writes, processed, last)
     return PushResult(outcomes, last)
 

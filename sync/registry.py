@@ -45,18 +45,28 @@ Handler = Callable[[HandlerContext, Mutation], Plan]
 class MutationRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._plans_only: set[str] = set()
 
-    def register(self, name: str) -> Callable[[Handler], Handler]:
+    def register(self, name: str, *, plans_only: bool = False) -> Callable[[Handler], Handler]:
+        """`plans_only`: the handler reads and returns its writes in the plan, and writes
+        nothing itself; a batch of such mutations may be planned before the client is locked
+        (see `apply_batch`)."""
+
         def decorator(handler: Handler) -> Handler:
             if name in self._handlers:
                 raise ValueError(f"mutation {name!r} is registered twice")
             self._handlers[name] = handler
+            if plans_only:
+                self._plans_only.add(name)
             return handler
 
         return decorator
 
     def handler(self, name: str) -> Handler | None:
         return self._handlers.get(name)
+
+    def plans_only(self, name: str) -> bool:
+        return name in self._plans_only
 
     @property
     def names(self) -> frozenset[str]:

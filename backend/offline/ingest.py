@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
+from backend.db import writer_turn
 from backend.hazards.services import Lookups
 from backend.models import utcnow
 from backend.offline.mutations import BackendContext, registry
 from backend.offline.store import SqlSyncStore
-from sync import BatchAborted, Mutation, PushResult, apply_batch
+from sync import BatchAborted, Mutation, PushResult, StalePlan, apply_batch
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,14 @@ def apply_push(
     going away) reach the caller with nothing stored; so does `ClientBelongsToAnother`."""
     refused: set[int] = set()
     names = {m.id: m.name for m in mutations}
+    turn = writer_turn(db.get_bind())
+    lock_first = False
     while True:
         # Fresh lookups on every try: planning a report notes its id as taken.
         context = BackendContext(
             client_id, utcnow(), principal, Lookups(db), device, batch=mutations
         )
-        store = SqlSyncStore(db, principal, names)
+        store = SqlSyncStore(db, principal, names, turn)
         try:
             result = apply_batch(
                 store,
@@ -71,8 +74,22 @@ def apply_push(
                 _report_handler_error,
                 refused=refused,
                 aborts=_aborts,
+                lock_first=lock_first,
             )
             db.commit()
+        except StalePlan:
+            db.rollback()
+            lock_first = True
+            continue
+        except IntegrityError:
+            db.rollback()
+            if lock_first:
+                raise
+            # A row planned before the lock was stored meanwhile by another push (the same
+            # report id from another phone): planned again under the lock, that mutation gets
+            # its real answer (`duplicate_id`). A second time, it is a real error.
+            lock_first = True
+            continue
         except BatchAborted as aborted:
             db.rollback()
             cause = aborted.__cause__
@@ -85,6 +102,8 @@ def apply_push(
         except BaseException:
             db.rollback()
             raise
+        finally:
+            store.end_turn()
         return result
 
 

@@ -60,7 +60,7 @@ def _context(context: Any) -> BackendContext:
     return context
 
 
-@registry.register("hazard.report")
+@registry.register("hazard.report", plans_only=True)
 def report_hazard(context: Any, mutation: Mutation) -> Plan:
     ctx = _context(context)
     fields, errors = parse_report(mutation.args)
@@ -79,7 +79,7 @@ def report_hazard(context: Any, mutation: Mutation) -> Plan:
     return Plan(writes, {"hazard_id": fields.id})
 
 
-@registry.register("inspection.check_in")
+@registry.register("inspection.check_in", plans_only=True)
 def check_in(context: Any, mutation: Mutation) -> Plan:
     ctx = _context(context)
     args = mutation.args

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
-from backend.db import planned_for_values
+from backend.db import WriterTurn, planned_for_values
 from backend.models import (
     Change,
     Enterprise,
@@ -91,11 +91,43 @@ class ClientBelongsToAnother(Exception):
     """A client id registered by another user: never mix two people's outboxes."""
 
 
+_PEEK = select(SYNC_CLIENT.c.user_id, SYNC_CLIENT.c.last_mutation_id).where(
+    SYNC_CLIENT.c.client_id == bindparam("of_client")
+)
+
+
 class SqlSyncStore:
-    def __init__(self, session: Session, principal: Principal, names: dict[int, str]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        principal: Principal,
+        names: dict[int, str],
+        turn: WriterTurn | None = None,
+    ) -> None:
         self.session = session
         self.principal = principal
         self.names = names  # mutation id -> name, for the processed log
+        # Taken before the first write and held until `end_turn` (backend/db.writer_turn).
+        self.turn = turn
+        self._holding = False
+        # SQLite: the lock is the database's one write slot, so planning before it pays (the next
+        # push plans while this one writes). PostgreSQL locks only the client's row.
+        self.plans_before_lock = session.get_bind().dialect.name == "sqlite"
+
+    def end_turn(self) -> None:
+        """After the commit or rollback: the next push may write."""
+        if self._holding:
+            self._holding = False
+            assert self.turn is not None
+            self.turn.release()
+
+    def peek_client(self, client_id: str) -> ClientState:
+        row = self.session.connection().execute(_PEEK, {"of_client": client_id}).first()
+        if row is None:
+            return ClientState(client_id, self.principal.id, 0)
+        if row.user_id != self.principal.id:
+            raise ClientBelongsToAnother(client_id)
+        return ClientState(client_id, row.user_id, row.last_mutation_id)
 
     def lock_client(self, client_id: str) -> ClientState:
         # One statement creates the row if new, locks it and reads the counter under that lock,
@@ -103,6 +135,9 @@ class SqlSyncStore:
         # takes SQLite's write lock before reading anything (WAL would refuse a second writer
         # late otherwise); on PostgreSQL, ON CONFLICT DO UPDATE locks the row like SELECT … FOR
         # UPDATE and returns its latest committed version. The update itself changes nothing.
+        if self.turn is not None and not self._holding:
+            self.turn.acquire()
+            self._holding = True
         connection = self.session.connection()
         found = connection.execute(
             _lock_statement(connection.dialect.name),
