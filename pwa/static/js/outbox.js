@@ -16,6 +16,10 @@ var GridSafeOutbox = (function () {
   const LOCK_NAME = "gridsafe-outbox-drain";
   const CHANNEL = "gridsafe-outbox";
   const BATCH = 50;
+  // Pushes a drain may make straight after a `retry` answer that came with progress (e.g. an
+  // inspection sent with the check-in it names: the check-in is stored, the inspection asked
+  // for again). Bounded so a server stuck answering `retry` never holds the phone in a loop.
+  const RETRY_ROUNDS = 5;
   // Long enough for the person to see "received by the server", short enough not to pile up.
   const RECEIVED_KEEP_MS = 15 * 60 * 1000;
   const PULL_EVERY_MS = 60 * 1000;
@@ -432,9 +436,12 @@ var GridSafeOutbox = (function () {
     });
   }
 
+  // Stores the answers; says how many items the server settled (received or refused for good)
+  // and whether any must be sent again.
   function record(results) {
     return transact(["outbox"], "readwrite", async (s) => {
       let again = false;
+      let settled = 0;
       for (const result of results) {
         const item = await done(s.outbox.get(result.id));
         if (!item) continue; // discarded while it was on its way
@@ -445,6 +452,7 @@ var GridSafeOutbox = (function () {
           Object.assign(item, { state: "received", receivedAt: Date.now(), result: result.result || {} });
           delete item.code;
           delete item.message;
+          settled += 1;
         } else if (result.status === "rejected" || result.status === "conflict" || refusedBefore) {
           Object.assign(item, {
             state: "rejected",
@@ -452,18 +460,20 @@ var GridSafeOutbox = (function () {
             message: result.message,
             fields: result.fields || {},
           });
+          settled += 1;
         } else {
           item.state = "pending";
           again = true;
         }
         s.outbox.put(item);
       }
-      return again;
+      return { again: again, settled: settled };
     });
   }
 
   // One push of an unbroken run of pending items. Returns {stop} when the drain must wait,
-  // {split: true} when the server refused the batch as a whole (then it goes one by one).
+  // {split: true} when the server refused the batch as a whole (then it goes one by one), else
+  // {sent, again}: how many the server settled, and whether some were answered `retry`.
   async function push(me, items, csrf) {
     const claimed = await setStates(items.map((item) => item.id), ["pending"], "sending");
     if (!claimed.length) return {};
@@ -502,11 +512,11 @@ var GridSafeOutbox = (function () {
       }
       return { stop: response && response.ok ? "retry" : stopFor(response) };
     }
-    const again = await record(results);
-    // Anything sent and not answered goes back to waiting.
-    await setStates(ids, ["sending"], "pending");
+    const recorded = await record(results);
+    // Anything sent and not answered goes back to waiting, as if answered `retry`.
+    const unanswered = await setStates(ids, ["sending"], "pending");
     announce();
-    return again ? { stop: "retry" } : { sent: results.length };
+    return { sent: recorded.settled, again: recorded.again || unanswered.length > 0 };
   }
 
   async function pending(user) {
@@ -517,6 +527,7 @@ var GridSafeOutbox = (function () {
     const csrf = await csrfToken();
     let one = false;
     let sent = 0;
+    let rounds = 0;
     for (;;) {
       const items = (await pending(me.user)).slice(0, one ? 1 : BATCH);
       if (!items.length) return { state: "done", sent: sent };
@@ -541,6 +552,12 @@ var GridSafeOutbox = (function () {
         if (outcome.split) one = true;
         sent += outcome.sent || 0;
         stop = stop || outcome.stop;
+        if (outcome.again) {
+          // With nothing settled, sending again at once would get the same answer: back off.
+          // With progress, what was asked for again usually goes through on the next push.
+          rounds += 1;
+          if (!outcome.sent || rounds > RETRY_ROUNDS) stop = stop || "retry";
+        }
       }
       if (stop) return { state: stop, sent: sent };
     }
