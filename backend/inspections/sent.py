@@ -1,9 +1,11 @@
 """An inspection recorded on a phone and sent through the sync engine (`inspection.record`):
-the arguments read into the page's form, then the page's own rules (services.check_answers)."""
+the arguments read into the page's form, then the page's own rules (services.check_answers),
+but for one: a check-in the server never stored does not cost the inspection (see _unlinked)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from backend.auth.policy import Principal
 from backend.errors import AppError
 from backend.hazards.rules import SHA256, is_id, is_uuid
 from backend.inspections import services
-from backend.models import Inspection
+from backend.models import CheckIn, Inspection
 from sync import Rejected
 
 # More results than any checklist has items is not an inspection: refused before looking.
@@ -86,6 +88,34 @@ def _rejected(error: AppError) -> Rejected:
     return Rejected(error.code, fields=dict(error.fields))
 
 
+def _unlinked(session: Session, answers: services.Answers) -> tuple[services.Answers, str]:
+    """The answers without a check-in the server has no row of, and the id they named.
+
+    The phone queues its check-in and the inspection together; the server may refuse the
+    check-in (a replaced code, an enterprise outside the inspector's area) or never get it. The
+    inspector cannot mend a check-in from the phone, so refusing the inspection for it would lose
+    work that was done: it is stored unlinked and its event names the missing check-in for a
+    reviewer. A stored check-in still goes through the page's rule (whose, which enterprise).
+    The page keeps refusing an unknown id: its form is filled from a check-in made online."""
+    named = answers.fields.get("check_in_id", "").lower()
+    if not named or session.get(CheckIn, named) is not None:
+        return answers, ""
+    return replace(answers, fields={**answers.fields, "check_in_id": ""}), named
+
+
+def answer_of(
+    args: Mapping[str, Any], inspection: Inspection, photos_missing: list[str]
+) -> dict[str, Any]:
+    """What the phone is answered for a recorded inspection: its id, the photos to upload, and
+    whether the check-in it named was missing (so it was recorded without that link)."""
+    result: dict[str, Any] = {"inspection_id": inspection.id}
+    if photos_missing:
+        result["photos_missing"] = photos_missing
+    if args.get("check_in_id") and inspection.check_in_id is None:
+        result["check_in_missing"] = True
+    return result
+
+
 def record_sent(
     session: Session,
     principal: Principal,
@@ -100,10 +130,13 @@ def record_sent(
     The same inspection id twice is refused, so an inspection sent again is never stored twice;
     every refusal comes before the first write. Returns the inspection and the photos it names
     that the server does not have yet (linked all the same: see services.write_inspection).
-    `client_id` and `mutation_id` name the install and outbox entry it came from, in its event."""
+    `client_id` and `mutation_id` name the install and outbox entry it came from, in its event.
+    A check-in the server has no row of is left out, not refused (see _unlinked); `answer_of`
+    says so to the phone."""
     enterprise_id, answers = read_answers(args)
     if session.get(Inspection, answers.id) is not None:
         raise Rejected("inspection.duplicate_id")
+    answers, check_in_missing = _unlinked(session, answers)
     try:
         checked = services.check_answers(session, principal, enterprise_id, answers)
     except AppError as error:
@@ -111,7 +144,9 @@ def record_sent(
     version = args.get("template_version")
     if version is not None and version != checked.checklist.template.version:
         raise Rejected("inspection.checklist_changed", fields={"template_id": "invalid"})
-    sent_by = {"client_id": client_id, "mutation_id": mutation_id}
+    sent_by: dict[str, object] = {"client_id": client_id, "mutation_id": mutation_id}
+    if check_in_missing:
+        sent_by["check_in_missing"] = check_in_missing
     try:
         # Two installs sending the same inspection id both pass the check above; the loser's
         # insert then waits for the winner and breaks on the key. The savepoint keeps the

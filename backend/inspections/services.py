@@ -225,7 +225,8 @@ def write_inspection(
     committed. Returns the photos named but not on the server yet: they are linked all the same
     and show once their bytes arrive (`PUT /api/v1/photos/<sha256>`), as a hazard's do.
     `sent_by` (the install's client_id and the outbox entry's mutation_id, for one sent through
-    sync) goes into the event, so its history leads back to the phone as a hazard's does."""
+    sync) goes into the event, so its history leads back to the phone as a hazard's does; so does
+    `check_in_missing`, a check-in the phone named that the server never stored (see sent.py)."""
     enterprise_id, checklist = checked.enterprise_id, checked.checklist
     inspection = Inspection(
         id=answers.id or str(uuid.uuid4()),
