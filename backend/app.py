@@ -104,6 +104,11 @@ def _security_headers(response: Response[Any]) -> Response[Any]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
+    if not settings.broker_url:
+        # The embedded broker's file is in the data folder (Settings.resolved_broker_url), and
+        # SQLite creates a file but not its folder: with the database elsewhere nothing else
+        # makes it, and every nudge to the workers failed with "unable to open database file".
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     environment = _jinja_environment()
     environment.globals["asset_version"] = pwa.asset_version(STATIC_DIR)

@@ -65,3 +65,22 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'gridsafe.sqlite3'}"
     assert settings.resolved_broker_url.startswith("sqla+sqlite:///")
     assert settings.secure_cookies is False
+
+
+def test_the_embedded_broker_gets_its_folder_with_the_database_elsewhere(tmp_path: Path) -> None:
+    from backend.app import create_app
+    from backend.worker import celery_app
+
+    data_dir = tmp_path / "not-made-yet"
+    settings = Settings(
+        env="dev",
+        data_dir=data_dir,
+        database_url=f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}",
+        broker_url="",
+        secret_key="x" * 48,
+    )
+    create_app(settings)
+    assert data_dir.is_dir()
+    # The broker opens its database file there: a connection now works.
+    with celery_app.connection_for_write(settings.resolved_broker_url) as connection:
+        connection.ensure_connection(max_retries=1)
