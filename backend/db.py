@@ -89,6 +89,8 @@ class WriterTurn:
     def __init__(self, path: Path) -> None:
         self._threads = threading.Lock()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Closed with the turn, which goes with its engine (one per app; the tests make many).
+        weakref.finalize(self, os.close, self._fd)
 
     def acquire(self) -> None:
         self._threads.acquire()

@@ -3,6 +3,8 @@ nothing is doubled, and the queue for SQLite's write slot is never left taken.""
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -297,3 +299,17 @@ def test_a_push_that_fails_after_taking_the_turn_gives_it_back(
         assert push_raw(client, client_id, [report(1, own.id)]).status_code == 503
     assert _pushes_within(client, client_id, report(1, own.id))
     assert last_mutation_id(db, client_id) == 1
+
+
+def test_a_writer_turn_closes_its_file_when_its_engine_goes(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    turn = writer_turn(engine)
+    assert turn is not None
+    descriptor = turn._fd
+    os.fstat(descriptor)  # open
+    del turn
+    engine.dispose()
+    del engine
+    gc.collect()
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(descriptor)
