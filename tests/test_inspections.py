@@ -21,6 +21,7 @@ from sqlmodel import Session
 from backend.app import create_app
 from backend.auth.policy import Principal, inspection_kind
 from backend.demo.checklists import CHECKLISTS, seed_checklists
+from backend.i18n import Translator
 from backend.inspections.services import current_checklist, items_of, publish_template
 from backend.models import (
     ChecklistItem,
@@ -36,6 +37,11 @@ from backend.models import (
 )
 from backend.settings import Settings
 from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
+
+# The phone's outbox entries, as tests/sync/test_inspection_sync.py sends them. Imported from
+# where they are defined: that module imports this one, so importing it here would be circular.
+from tests.sync.conftest import check_in, new_client_id, push, statuses
+from tests.sync.test_inspection_record import recording
 
 BASE = "http://testserver.local"
 HONGWEILU_GRID = "420107001001"  # the inspector's grid; the enterprise officer's enterprise is here
@@ -417,3 +423,49 @@ def test_the_nav_links_to_the_inspection_history_for_those_who_inspect(
 ) -> None:
     home = clients(username).get("/")
     assert ('href="/inspections"' in home.text) is shown
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("zh", "到场签到未送达服务器"), ("en", "never reached the server")]
+)
+def test_the_page_says_when_the_check_in_an_inspection_followed_never_arrived(
+    clients: Clients, db: Session, language: str, words: str
+) -> None:
+    """A phone's inspection whose check-in the server refused is kept without the link (see
+    tests/sync/test_inspection_sync.py); its page names that check-in, so a reviewer does not
+    take the missing link for an inspection done without arriving. One linked to a stored
+    check-in, or sent with none, says nothing of the kind."""
+    enterprise = enterprise_in(db, HONGWEILU_GRID)
+    inspector = clients("inspector")
+    inspector.cookies.set("gs_lang", language)
+    refused = check_in(1, enterprise_in(db, DAZHI_GRID).id or 0)  # outside the inspector's area
+    missing = refused["args"]["id"]
+    unlinked = recording(2, db, enterprise, check_in_id=missing)
+    plain = recording(3, db, enterprise)
+    arrived = check_in(4, enterprise.id or 0)
+    linked = recording(5, db, enterprise, check_in_id=arrived["args"]["id"])
+    client_id = new_client_id()
+    body = push(inspector, client_id, [refused, unlinked, plain, arrived])
+    assert statuses(body) == {
+        1: ("rejected", "check_in.out_of_scope"),
+        2: ("applied", ""),
+        3: ("applied", ""),
+        4: ("applied", ""),
+    }
+    # In the check-in's own batch it would be answered retry (see test_inspection_sync.py).
+    assert statuses(push(inspector, client_id, [linked])) == {5: ("applied", "")}
+
+    page = inspector.get(f"/inspections/{unlinked['args']['id']}")
+    assert page.status_code == 200
+    assert attribute(page.text, "data-check-in-missing") == [missing]
+    assert Translator(language)("inspections.check_in_missing", check_in=missing) in page.text
+    assert words in page.text
+    for other in (linked, plain):
+        page = inspector.get(f"/inspections/{other['args']['id']}")
+        assert page.status_code == 200
+        assert attribute(page.text, "data-check-in-missing") == []
+        assert words not in page.text
+    db.expire_all()
+    stored = db.get(Inspection, linked["args"]["id"])
+    assert stored is not None
+    assert stored.check_in_id == arrived["args"]["id"]

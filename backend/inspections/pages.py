@@ -131,7 +131,9 @@ class InspectionPages(Controller):
         principal: NamedDependency[Principal],
         inspection_id: FromPath[str],
     ) -> Response[Any]:
-        inspection, enterprise, rows = services.get_inspection(db, principal, inspection_id)
+        inspection, enterprise, rows, check_in_missing = services.get_inspection(
+            db, principal, inspection_id
+        )
         zh = locale_of(request) == "zh"
         links = {
             row.item.id: report_link(enterprise.id or 0, row, zh)
@@ -143,6 +145,7 @@ class InspectionPages(Controller):
             "enterprise": enterprise,
             "rows": rows,
             "links": links,
+            "check_in_missing": check_in_missing,
             "zh": zh,
         }
         return page(request, "inspections/detail.html", context)

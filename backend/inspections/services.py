@@ -20,6 +20,7 @@ from backend.models import (
     ChecklistItem,
     ChecklistTemplate,
     Enterprise,
+    Event,
     HazardCategory,
     Inspection,
     InspectionPhoto,
@@ -316,9 +317,29 @@ class ResultRow:
     photos: Sequence[ItemPhoto] = ()
 
 
+def _check_in_missing(session: Session, inspection: Inspection) -> str:
+    """The check-in a phone named that the server never stored, or "" (see sent.py). Only the
+    recording event knows it: the inspection row keeps no id of a check-in it has no row of."""
+    if inspection.check_in_id is not None:
+        return ""
+    data = session.execute(
+        select(Event.data)
+        .where(
+            Event.entity_type == "inspection",
+            Event.entity_id == inspection.id,
+            Event.action == "inspection.recorded",
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    named = (data or {}).get("check_in_missing")
+    return named if isinstance(named, str) else ""
+
+
 def get_inspection(
     session: Session, principal: Principal, inspection_id: str
-) -> tuple[Inspection, Enterprise, Sequence[ResultRow]]:
+) -> tuple[Inspection, Enterprise, Sequence[ResultRow], str]:
+    """The inspection (404 outside the scope), its enterprise, its results with their photos,
+    and the check-in its phone named that never reached the server ("" if none)."""
     inspection = session.get(Inspection, inspection_id)
     if inspection is None or not sees_enterprise(
         principal, inspection.enterprise_id, inspection.unit_path
@@ -348,6 +369,7 @@ def get_inspection(
             ResultRow(item, result, note, photos.get(item.id or 0, []))
             for item, result, note in rows
         ],
+        _check_in_missing(session, inspection),
     )
 
 
