@@ -18,6 +18,10 @@ from sqlmodel import Session
 
 from backend.settings import Settings
 
+# How long a SQLite writer waits for the write slot before giving up (the push then answers
+# `sync_retry`); also the longest a push waits for its turn in the queue (WriterTurn).
+SQLITE_BUSY_SECONDS = 30.0
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
@@ -26,7 +30,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+            url,
+            connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
+            **kwargs,
         )
 
         @event.listens_for(engine, "connect")
@@ -75,6 +81,10 @@ def planned_for_values(connection: Connection) -> Iterator[None]:
         driver.prepare_threshold = threshold
 
 
+class WriterTurnTimeout(Exception):
+    """A push waited too long for SQLite's write slot: nothing was written, it may be sent again."""
+
+
 class WriterTurn:
     """A queue for SQLite's one write slot among sync pushes, across this process's threads and
     the other server processes on the same database file.
@@ -93,7 +103,12 @@ class WriterTurn:
         weakref.finalize(self, os.close, self._fd)
 
     def acquire(self) -> None:
-        self._threads.acquire()
+        """Wait for the turn; `WriterTurnTimeout` after SQLITE_BUSY_SECONDS behind this process's
+        other pushes (a page or worker holding SQLite's lock long makes them queue), so a push
+        gives up as it would have in SQLite's own wait. Another process's holder gives up on its
+        own within that time, so the `flock` wait is bounded too."""
+        if not self._threads.acquire(timeout=SQLITE_BUSY_SECONDS):
+            raise WriterTurnTimeout()
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:

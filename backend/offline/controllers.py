@@ -21,6 +21,7 @@ from sqlmodel import Session
 from backend.auth.middleware import SESSION_COOKIE
 from backend.auth.policy import Principal
 from backend.auth.services import principal_for_token
+from backend.db import WriterTurnTimeout
 from backend.errors import AppError
 from backend.i18n import Translator
 from backend.models import SyncClient
@@ -121,7 +122,7 @@ class SyncApi(Controller):
             result = apply_push(db, principal, client_id, mutations, device_of(request))
         except ClientBelongsToAnother as error:
             raise AppError("sync_client_taken") from error
-        except (IntegrityError, DBAPIError) as error:
+        except (IntegrityError, DBAPIError, WriterTurnTimeout) as error:
             # Lost a race (or the database hiccuped): nothing of the batch was stored; the phone
             # sends it again and gets each mutation's real answer then.
             log.warning(

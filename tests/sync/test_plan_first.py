@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
+import backend.db
 from backend.db import WriterTurn, writer_turn
 from backend.models import Hazard, SyncMutation
 from backend.offline import changes, ingest
@@ -313,3 +314,37 @@ def test_a_writer_turn_closes_its_file_when_its_engine_goes(tmp_path: Path) -> N
     gc.collect()
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(descriptor)
+
+
+@SQLITE_ONLY
+def test_a_push_that_waits_too_long_for_its_turn_is_asked_again_and_stores_nothing(
+    app: Litestar, client: TestClient[Any], db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    client_id = new_client_id()
+    monkeypatch.setattr(backend.db, "SQLITE_BUSY_SECONDS", 0.3)
+    with app.state.session_factory() as session:
+        turn = writer_turn(session.get_bind())  # type: ignore[arg-type]
+    assert turn is not None
+    hazards_before = count(db, Hazard)
+    answers: list[Any] = []
+
+    def send() -> None:
+        answers.append(push_raw(client, client_id, [report(1, own.id)]))
+
+    turn.acquire()  # another push of this process, stuck behind a long write
+    sender = threading.Thread(target=send, daemon=True)
+    try:
+        sender.start()
+        sender.join(10)  # without a bound on the wait it would still be waiting
+        assert answers, "the push waited for its turn without end"
+    finally:
+        turn.release()
+    sender.join(10)
+    [response] = answers
+    assert response.status_code == 503
+    assert response.json()["code"] == "sync_retry"
+    assert count(db, Hazard) == hazards_before
+    assert last_mutation_id(db, client_id) is None
+    assert statuses(push(client, client_id, [report(1, own.id)])) == {1: ("applied", "")}
