@@ -26,7 +26,7 @@ from backend.offline.store import SqlSyncStore
 from sync import ClientState, Mutation, MutationRegistry, StalePlan, Write, apply_batch
 from sync.protocol import Processed
 from sync.registry import Plan
-from tests.conftest import enterprise_in, sign_in
+from tests.conftest import ONLY_POSTGRESQL, enterprise_in, sign_in
 from tests.sync.conftest import (
     QINGSHAN_GRID,
     count,
@@ -160,10 +160,11 @@ def _meanwhile(
     client_id: str,
     entries: list[dict[str, Any]],
 ) -> list[Any]:
-    """Once, while a push is planning without a lock, another push of `entries` (a second tab,
-    another phone) is applied and committed: `after` the push read its counter ("peek") or just
-    before it takes the lock to store its plan ("plan"). Returns the other push's outcomes."""
-    name = "peek_client" if after == "peek" else "lock_client"
+    """Once, while a push is under way, another push of `entries` (a second tab, another phone)
+    is applied and committed: `after` the push read its counter unlocked ("peek"), just before it
+    takes the lock to store its plan ("plan"), or just before it stores its rows ("save").
+    Returns the other push's outcomes."""
+    name = {"peek": "peek_client", "plan": "lock_client", "save": "save"}[after]
     original = getattr(SqlSyncStore, name)
     other: list[Any] = []
     started: list[bool] = []
@@ -178,13 +179,13 @@ def _meanwhile(
             )
         other.extend(result.outcomes)
 
-    def wrapped(self: SqlSyncStore, of_client: str) -> ClientState:
-        if after == "plan":
+    def wrapped(self: SqlSyncStore, *args: Any) -> Any:
+        if after != "peek":
             another_push(self)
-        state: ClientState = original(self, of_client)
+        answer = original(self, *args)
         if after == "peek":
             another_push(self)
-        return state
+        return answer
 
     monkeypatch.setattr(SqlSyncStore, name, wrapped)
     return other
@@ -229,6 +230,31 @@ def test_the_same_report_id_stored_meanwhile_by_another_phone_is_answered_duplic
 
     assert [o.status for o in other] == ["applied"]
     # The insert found the id taken; planned again under the lock, the rules say why.
+    assert statuses(answer) == {1: ("rejected", "hazard.duplicate_id"), 2: ("applied", "")}
+    assert tries == [False, True]
+    assert count(db, Hazard, Hazard.id == hazard_id) == 1
+    assert last_mutation_id(db, client_id) == 2
+
+
+@pytest.mark.parametrize("database_url", [ONLY_POSTGRESQL], indirect=True)
+def test_on_postgresql_a_report_id_stored_while_the_batch_was_planned_is_answered_duplicate_id(
+    app: Litestar, client: TestClient[Any], db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL locks the client first, but another phone's client is another row: its report
+    # of the same id can commit while this batch is being planned. Planned again, the rules
+    # answer it (before, the whole batch answered sync_retry).
+    own = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    hazard_id = str(uuid.uuid4())
+    other = _meanwhile(
+        monkeypatch, app, "save", new_client_id(), [report(1, own.id, hazard_id=hazard_id)]
+    )
+    tries = _tries(monkeypatch)
+    client_id = new_client_id()
+
+    answer = push(client, client_id, [report(1, own.id, hazard_id=hazard_id), report(2, own.id)])
+
+    assert [o.status for o in other] == ["applied"]
     assert statuses(answer) == {1: ("rejected", "hazard.duplicate_id"), 2: ("applied", "")}
     assert tries == [False, True]
     assert count(db, Hazard, Hazard.id == hazard_id) == 1
