@@ -94,6 +94,14 @@
     if (photos) facts.append(" · ", label(list, "Photos", photos));
     facts.append(" · ", new Date(item.at).toLocaleString(document.documentElement.lang));
     row.append(facts);
+    // The server kept the inspection though it refused (or never got) the check-in it named;
+    // the inspector should know the visit is on record without its proof of presence.
+    if (item.state === "received" && item.result && item.result.check_in_missing) {
+      const note = element("div", "alert", label(list, "CheckInMissing"));
+      note.setAttribute("role", "note");
+      note.dataset.outboxNote = "check_in_missing";
+      row.append(note);
+    }
     if (item.state === "rejected") {
       const reason = element("div", "alert error", item.message || item.code || "");
       reason.setAttribute("role", "alert");
