@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_outbox import (
     inspector_scope,
+    keep_checklist,
     outbox_items,
     picture,
     settle,
@@ -32,9 +33,7 @@ def test_an_inspection_recorded_offline_reaches_the_server_once(
     sign_in(page, "inspector")
     wait_for_control(page)
     enterprise_id, _ = inspector_scope(live_server)
-    url = f"/enterprises/{enterprise_id}/inspect"
-    page.goto(url)  # opened once with a signal: the worker keeps a copy
-    page.wait_for_function(f"async () => Boolean(await caches.match('{url}'))")
+    keep_checklist(page, enterprise_id)
     settle(page)
 
     # In the plant, no signal: the checklist opens from the kept copy.

@@ -69,6 +69,30 @@ def settle(page: Any) -> None:
     page.evaluate("() => navigator.locks.request('gridsafe-outbox-drain', () => true)")
 
 
+def keep_checklist(page: Any, enterprise_id: int) -> str:
+    """Open an enterprise's checklist once with a signal, so the worker keeps a copy for when
+    there is none; its address."""
+    checklist = f"/enterprises/{enterprise_id}/inspect"
+    page.goto(checklist)
+    page.wait_for_function(f"async () => Boolean(await caches.match('{checklist}'))")
+    return checklist
+
+
+def pass_every_item_offline(page: Any, check_in_id: str) -> str:
+    """On the checklist open offline, naming `check_in_id`: every item passed and sent, so it
+    waits in the outbox. The queued inspection's id."""
+    form = page.locator("#inspection-form")
+    expect(form.locator("input[name=check_in_id]")).to_have_value(check_in_id)
+    for item_id in form.locator("fieldset[data-item]").evaluate_all(
+        "(all) => all.map((f) => f.dataset.item)"
+    ):
+        form.locator(f"input[name=result_{item_id}][value=pass]").check()
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-kept-offline='inspection.record']")).to_be_visible()
+    [queued] = [e for e in outbox_items(page) if e["name"] == "inspection.record"]
+    return str(queued["args"]["id"])
+
+
 def inspector_scope(live_server: LiveServer) -> tuple[int, int]:
     """An enterprise the inspector may report for, and one in another district."""
     path = live_server.query(

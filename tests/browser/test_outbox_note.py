@@ -10,7 +10,14 @@ import qr
 from backend.codes.keys import code_path
 from backend.models import CodeKind
 from tests.browser.conftest import SECRET, LiveServer
-from tests.browser.test_outbox import WUHAN, inspector_scope, settle, wait_for_control
+from tests.browser.test_outbox import (
+    WUHAN,
+    inspector_scope,
+    keep_checklist,
+    pass_every_item_offline,
+    settle,
+    wait_for_control,
+)
 from tests.browser.test_shell import sign_in
 
 pytestmark = pytest.mark.browser
@@ -41,9 +48,7 @@ def test_an_inspection_recorded_without_its_refused_check_in_says_so(
     sign_in(page, "inspector")
     wait_for_control(page)
     inside, outside = inspector_scope(live_server)
-    checklist = f"/enterprises/{inside}/inspect"
-    page.goto(checklist)  # opened once with a signal: the worker keeps a copy
-    page.wait_for_function(f"async () => Boolean(await caches.match('{checklist}'))")
+    checklist = keep_checklist(page, inside)
     settle(page)
 
     # Offline, a check-in at an enterprise outside the inspector's area, then the inspection
@@ -52,18 +57,7 @@ def test_an_inspection_recorded_without_its_refused_check_in_says_so(
     poster = code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, outside, 1)
     check_in_id = page.evaluate(QUEUE_SCANNED_CHECK_IN, [outside, poster])
     page.goto(f"{checklist}?check_in={check_in_id}")
-    form = page.locator("#inspection-form")
-    expect(form.locator("input[name=check_in_id]")).to_have_value(check_in_id)
-    for item_id in form.locator("fieldset[data-item]").evaluate_all(
-        "(all) => all.map((f) => f.dataset.item)"
-    ):
-        form.locator(f"input[name=result_{item_id}][value=pass]").check()
-    form.locator("button[type=submit]").click()
-    expect(form.locator("[data-kept-offline='inspection.record']")).to_be_visible()
-    inspection_id = page.evaluate(
-        "async () => (await GridSafeOutbox.list()).find((i) => i.name === 'inspection.record')"
-        ".args.id"
-    )
+    inspection_id = pass_every_item_offline(page, check_in_id)
     page.goto("/outbox")
     expect(page.locator("[data-outbox-id][data-state=pending]")).to_have_count(2)
     settle(page)

@@ -19,7 +19,7 @@ from backend.codes.keys import code_path
 from backend.demo.seed import DEMO_PASSWORD
 from backend.models import CodeKind
 from tests.browser.conftest import CHROMIUM_ARGS, PHONE, SECRET, LiveServer, screenshot
-from tests.browser.test_outbox import outbox_items, wait_for_control
+from tests.browser.test_outbox import outbox_items, pass_every_item_offline, wait_for_control
 from tests.browser.test_shell import assert_fits_phone, wait_until_cached
 from tests.browser.test_shell import sign_in as sign_in_here
 from tests.services import CHROMIUM
@@ -237,17 +237,9 @@ def test_offline_an_inspector_scans_checks_in_and_it_reaches_the_server_later(
 
     # The inspection right after, still offline: the kept checklist opens, naming the check-in.
     inspect.locator("a").click()
-    form = page.locator("#inspection-form")
-    expect(form.locator("input[name=check_in_id]")).to_have_value(check_in_id)
-    for item_id in form.locator("fieldset[data-item]").evaluate_all(
-        "(all) => all.map((f) => f.dataset.item)"
-    ):
-        form.locator(f"input[name=result_{item_id}][value=pass]").check()
-    form.locator("button[type=submit]").click()
-    expect(form.locator("[data-kept-offline='inspection.record']")).to_be_visible()
+    inspection_id = pass_every_item_offline(page, check_in_id)
     queued = {entry["name"]: entry for entry in outbox_items(page)}
     assert queued["inspection.record"]["args"]["check_in_id"] == check_in_id
-    inspection_id = queued["inspection.record"]["args"]["id"]
 
     page.goto("/outbox")
     pending = page.locator("[data-outbox-id][data-state=pending]")
