@@ -77,17 +77,14 @@ def apply_push(
                 lock_first=lock_first,
             )
             db.commit()
-        except StalePlan:
-            db.rollback()
-            lock_first = True
-            continue
-        except IntegrityError:
+        except (StalePlan, IntegrityError):
             db.rollback()
             if lock_first:
                 raise
-            # A row planned before the lock was stored meanwhile by another push (the same
-            # report id from another phone): planned again under the lock, that mutation gets
-            # its real answer (`duplicate_id`). A second time, it is a real error.
+            # Planned before the lock: another push of the client got in (StalePlan), or stored
+            # a row planned here (the same report id from another phone). Planned again under
+            # the lock, each mutation gets its real answer (`duplicate_id`); a key broken a
+            # second time is a real error.
             lock_first = True
             continue
         except BatchAborted as aborted:

@@ -110,9 +110,9 @@ class SqlSyncStore:
         # Taken before the first write and held until `end_turn` (backend/db.writer_turn).
         self.turn = turn
         self._holding = False
-        # SQLite: the lock is the database's one write slot, so planning before it pays (the next
-        # push plans while this one writes). PostgreSQL locks only the client's row.
-        self.plans_before_lock = session.get_bind().dialect.name == "sqlite"
+        # Where writers queue for the database's one write slot (SQLite), planning before it pays:
+        # the next push plans while this one writes. PostgreSQL locks only the client's row.
+        self.plans_before_lock = turn is not None
 
     def end_turn(self) -> None:
         """After the commit or rollback: the next push may write."""
