@@ -103,19 +103,6 @@ def _unlinked(session: Session, answers: services.Answers) -> tuple[services.Ans
     return replace(answers, fields={**answers.fields, "check_in_id": ""}), named
 
 
-def answer_of(
-    args: Mapping[str, Any], inspection: Inspection, photos_missing: list[str]
-) -> dict[str, Any]:
-    """What the phone is answered for a recorded inspection: its id, the photos to upload, and
-    whether the check-in it named was missing (so it was recorded without that link)."""
-    result: dict[str, Any] = {"inspection_id": inspection.id}
-    if photos_missing:
-        result["photos_missing"] = photos_missing
-    if args.get("check_in_id") and inspection.check_in_id is None:
-        result["check_in_missing"] = True
-    return result
-
-
 def record_sent(
     session: Session,
     principal: Principal,
@@ -125,14 +112,15 @@ def record_sent(
     *,
     client_id: str | None = None,
     mutation_id: int | None = None,
-) -> tuple[Inspection, list[str]]:
+) -> dict[str, Any]:
     """Record a phone's inspection inside the sync batch's transaction (the engine commits).
     The same inspection id twice is refused, so an inspection sent again is never stored twice;
-    every refusal comes before the first write. Returns the inspection and the photos it names
-    that the server does not have yet (linked all the same: see services.write_inspection).
-    `client_id` and `mutation_id` name the install and outbox entry it came from, in its event.
-    A check-in the server has no row of is left out, not refused (see _unlinked); `answer_of`
-    says so to the phone."""
+    every refusal comes before the first write. `client_id` and `mutation_id` name the install
+    and outbox entry it came from, in its event.
+
+    Returns the phone's answer: the inspection's id; `photos_missing`, the photos it names that
+    the server does not have yet (linked all the same: see services.write_inspection); and
+    `check_in_missing` when the check-in it named was left out (see _unlinked)."""
     enterprise_id, answers = read_answers(args)
     if session.get(Inspection, answers.id) is not None:
         raise Rejected("inspection.duplicate_id")
@@ -153,10 +141,16 @@ def record_sent(
         # batch's transaction usable after that (PostgreSQL aborts it otherwise), so the loser
         # gets the same answer as a later resend. One extra round trip: inspections are rare.
         with session.begin_nested():
-            return services.write_inspection(
+            inspection, photos_missing = services.write_inspection(
                 session, principal, checked, answers, origin, finished_at, sent_by
             )
     except IntegrityError:
         if session.get(Inspection, answers.id) is None:
             raise  # some other constraint: a bug, reported by the engine
         raise Rejected("inspection.duplicate_id") from None
+    answer: dict[str, Any] = {"inspection_id": inspection.id}
+    if photos_missing:
+        answer["photos_missing"] = photos_missing
+    if check_in_missing:
+        answer["check_in_missing"] = True
+    return answer

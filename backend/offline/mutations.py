@@ -12,7 +12,7 @@ from backend.auth.policy import Principal
 from backend.codes.scanned import judge_scanned, note_scanned
 from backend.hazards.rules import believed_time, is_id, is_uuid, optional_float, parse_report
 from backend.hazards.services import Lookups, plan_check_in, plan_report
-from backend.inspections.sent import answer_of, record_sent
+from backend.inspections.sent import record_sent
 from backend.models import CheckIn
 from sync import Mutation, MutationRegistry, Rejected, RetryLater
 from sync.registry import Plan
@@ -136,7 +136,7 @@ def record_inspection(context: Any, mutation: Mutation) -> Plan:
         raise RetryLater()
     finished_at, _ = believed_time(mutation.at, ctx.now)
     origin = Origin(ctx.principal.id, device=ctx.device)
-    inspection, missing = record_sent(
+    answer = record_sent(
         ctx.lookups.session,
         ctx.principal,
         mutation.args,
@@ -145,4 +145,4 @@ def record_inspection(context: Any, mutation: Mutation) -> Plan:
         client_id=ctx.client_id,
         mutation_id=mutation.id,
     )
-    return Plan([], answer_of(mutation.args, inspection, missing))
+    return Plan([], answer)
