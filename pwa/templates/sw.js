@@ -166,20 +166,20 @@ async function offlinePage() {
 const NETWORK_TIMEOUT_MS = {{ network_timeout_ms }};
 const TIMED_OUT = Symbol("timed out");
 
-async function keptPage(request) {
-  const url = new URL(request.url);
-  // /hazards/new?enterprise_id=… offline: the kept form (its script picks the enterprise).
-  const kept = OFFLINE_PAGES.includes(url.pathname) && await caches.match(url.pathname, { cacheName: PAGES });
-  return (await caches.match(request, { cacheName: PAGES })) || kept || (await keptChecklist(url)) || null;
-}
-
-// /enterprises/<id>/inspect?check_in=… offline (the scanner's link after a check-in it kept):
-// whichever copy of that checklist was kept; its script takes the check-in from the address.
+// Pages whose script takes what it needs from the address (/hazards/new?enterprise_id=…, the
+// scanner's link to a checklist with ?check_in=…): offline, their kept copy serves any query.
 const CHECKLIST_PATH = /^\/enterprises\/\d+\/inspect$/;
 
-async function keptChecklist(url) {
-  if (!CHECKLIST_PATH.test(url.pathname)) return null;
-  return caches.match(url.pathname, { cacheName: PAGES, ignoreSearch: true });
+function readsItsQuery(pathname) {
+  return OFFLINE_PAGES.includes(pathname) || CHECKLIST_PATH.test(pathname);
+}
+
+async function keptPage(request) {
+  const url = new URL(request.url);
+  return (await caches.match(request, { cacheName: PAGES }))
+    || (readsItsQuery(url.pathname)
+      && await caches.match(url.pathname, { cacheName: PAGES, ignoreSearch: true }))
+    || null;
 }
 
 // Pages: the network first, so people see fresh data; the last copy when the network fails or
