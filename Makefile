@@ -65,7 +65,7 @@ check: lint typecheck test ## Everything CI runs
 migration: setup ## Generate a migration from model changes: make migration m="what changed"
 	GRIDSAFE_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/gridsafe migrate && $(BIN)/alembic revision --autogenerate -m "$(m)"'
 
-bench: setup ## Benchmark sync push/pull on SQLite and PostgreSQL against pouchdb-server (prints a table, ~2 min)
+bench: setup ## Benchmark sync push/pull on SQLite and PostgreSQL against pouchdb-server in memory and on disk (prints tables, ~2.5 min)
 	$(BIN)/python bench/sync_bench.py $(BENCH_ARGS)
 
 bench-qr: setup ## Benchmark QR codes: PNG/SVG codes per second, print sheet of a 200-enterprise grid

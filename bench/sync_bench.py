@@ -15,9 +15,10 @@ says otherwise), signs in over HTTP and measures:
 - single-mutation push latency (p50/p95), sequential, one client;
 - pull: changes/s walking the change log from an old cursor with limit 1000, as `city`.
 
-Then the same work against pouchdb-server (in-memory) installed into bench/peer/ from its lock
-file: `_bulk_docs`, single-document PUT, `_changes?include_docs=true`. Every loop is bounded by
-count and by time, and every request goes to 127.0.0.1.
+Then the same work against pouchdb-server installed into bench/peer/ from its lock file:
+`_bulk_docs`, single-document PUT, `_changes?include_docs=true`; once in memory (the issue's
+yardstick) and once on LevelDB in a temporary folder (stored on disk as GridSafe stores its data).
+Every loop is bounded by count and by time, and every request goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -591,9 +592,9 @@ def install_peer() -> Path | None:
         or installed.stat().st_mtime < lock.stat().st_mtime
     ):
         say("[peer] installing pouchdb-server into bench/peer/ (npm ci, pinned by the lock file)")
-        # Without install scripts: the in-memory server needs no native module (leveldown ships
-        # its prebuilt binaries in the package; sqlite3's script would fetch or compile one for
-        # --sqlite, which is not used here).
+        # Without install scripts: leveldown (the on-disk peer) ships its prebuilt binaries in
+        # the package and finds them when loaded; sqlite3's script would fetch or compile one for
+        # --sqlite, which is not used here.
         result = subprocess.run(  # noqa: S603
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
             cwd=PEER_DIR,
@@ -610,9 +611,18 @@ def install_peer() -> Path | None:
     return script
 
 
-def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
+# How the peer keeps its documents: "memory" (the figures the issue quotes were measured so) or
+# "disk": LevelDB files in the work folder. LevelDB hands each write to the operating system
+# without waiting for the disk (pouchdb-server never asks leveldown for `sync`), as SQLite's WAL
+# with synchronous=NORMAL does for GridSafe: both keep what they answered if the process dies, and
+# may lose the last writes if the machine does. That one is the like-for-like comparison.
+PEER_STORAGES = ("memory", "disk")
+
+
+def bench_peer(script: Path, work: Path, options: Options, storage: str = "memory") -> Numbers:
     numbers = Numbers()
     port = free_port()
+    label = "[peer]" if storage == "memory" else f"[peer on {storage}]"
     # The log goes to a file at level warning (pouchdb-server logs every request at info).
     (work / "config.json").write_text(
         json.dumps({"log": {"level": "warning", "file": str(work / "log.txt")}})
@@ -620,7 +630,7 @@ def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
     command = [
         shutil.which("node") or "node",
         str(script),
-        "--in-memory",
+        *(["--in-memory"] if storage == "memory" else ["--dir", str(work / "db")]),
         "--host",
         HOST,
         "--port",
@@ -635,7 +645,8 @@ def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
         try:
             version = clients[0].get("/").json().get("version", "?")
             clients[0].put("/hazards").raise_for_status()
-            say(f"[peer] pouchdb-server {version}, in memory, database `hazards`")
+            where = "in memory" if storage == "memory" else "on LevelDB in the work folder"
+            say(f"{label} pouchdb-server {version}, {where}, database `hazards`")
             workload = Workload([1, 2, 3, 4, 5, 6], seed=420107)
             headers = {"content-type": "application/json"}
 
@@ -672,7 +683,7 @@ def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
                     key = f"push{size}"
                     numbers.values[key] = max(numbers.values.get(key, 0.0), rate.per_second)
                     say(
-                        f"[peer] _bulk_docs, batches of {size}, round {round_no}: "
+                        f"{label} _bulk_docs, batches of {size}, round {round_no}: "
                         f"{rate.per_second:,.0f} docs/s ({rate.requests} batches from "
                         f"{len(clients)} clients in {rate.seconds:.1f} s)"
                     )
@@ -693,7 +704,7 @@ def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
             numbers.values["p50"] = percentile(latencies, 50)
             numbers.values["p95"] = percentile(latencies, 95)
             say(
-                f"[peer] single-doc PUT: p50 {numbers.values['p50']:.2f} ms, "
+                f"{label} single-doc PUT: p50 {numbers.values['p50']:.2f} ms, "
                 f"p95 {numbers.values['p95']:.2f} ms ({len(latencies)} sequential PUTs)"
             )
 
@@ -717,7 +728,7 @@ def bench_peer(script: Path, work: Path, options: Options) -> Numbers:
                 elapsed = time.perf_counter() - start
                 numbers.values["pull"] = max(numbers.values.get("pull", 0.0), pulled / elapsed)
                 say(
-                    f"[peer] _changes?include_docs=true from 0, limit 1000, round {round_no}: "
+                    f"{label} _changes?include_docs=true from 0, limit 1000, round {round_no}: "
                     f"{pulled / elapsed:,.0f} changes/s ({pulled:,} changes in {pages} pages, "
                     f"{elapsed:.1f} s)"
                 )
@@ -753,12 +764,14 @@ def ratio(ours: float | None, peer: float | None) -> str:
     return f"{ours / peer:.2f}"
 
 
-def report(results: dict[str, Numbers | None], options: Options) -> str:
-    sqlite, postgres, peer = (results.get(k) for k in ("sqlite", "postgresql", "peer"))
+def _get(numbers: Numbers | None, key: str) -> float | None:
+    return None if numbers is None else numbers.values.get(key)
 
-    def get(numbers: Numbers | None, key: str) -> float | None:
-        return None if numbers is None else numbers.values.get(key)
 
+def _table(results: dict[str, Numbers | None], peer_key: str, options: Options) -> list[str]:
+    """GridSafe on both databases beside one of the peers, with the ratios."""
+    sqlite, postgres, peer = (results.get(k) for k in ("sqlite", "postgresql", peer_key))
+    get = _get
     header = ("metric", "SQLite", "PostgreSQL", "peer", "SQLite/peer", "PG/peer", "target")
     rows: list[tuple[str, ...]] = [header]
     rows.append(
@@ -797,6 +810,18 @@ def report(results: dict[str, Numbers | None], options: Options) -> str:
         lines.append("  ".join(cells))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def report(results: dict[str, Numbers | None], options: Options) -> str:
+    sqlite, postgres = results.get("sqlite"), results.get("postgresql")
+    get = _get
+    lines = ["against pouchdb-server in memory (the issue's yardstick):"]
+    lines += _table(results, "peer", options)
+    if results.get("peer_disk") is not None:
+        lines += ["", "against pouchdb-server on LevelDB on disk (stored as GridSafe stores):"]
+        lines += _table(results, "peer_disk", options)
+    lines.append("")
     for name, numbers in (("SQLite", sqlite), ("PostgreSQL", postgres)):
         for size in (50, 500):
             new, old = get(numbers, f"push{size}"), get(numbers, f"push{size}_orm")
@@ -853,6 +878,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-peer", action="store_true", help="skip pouchdb-server")
+    parser.add_argument(
+        "--peer-storage",
+        nargs="+",
+        choices=PEER_STORAGES,
+        default=list(PEER_STORAGES),
+        help="where the peer keeps its documents, one run each (default: memory disk)",
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     options = Options(
@@ -868,7 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     say(
         f"GridSafe sync benchmark — {cores} cores, Python {platform.python_version()}, "
-        f"server processes: {options.workers or 'SQLite 1, PostgreSQL one per core'}, "
+        f"server processes: {options.workers or 'one per core'}, "
         f"{options.clients} concurrent clients, "
         f"best of {options.rounds} runs of {options.seconds:g} s per ingest measurement"
     )
@@ -904,9 +936,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say("[peer] skipped (--no-peer)")
             else:
                 script = install_peer()
-                if script is not None:
-                    (work / "peer").mkdir()
-                    results["peer"] = bench_peer(script, work / "peer", options)
+                for storage in args.peer_storage:
+                    if script is None:
+                        break
+                    key = "peer" if storage == "memory" else f"peer_{storage}"
+                    (work / key).mkdir()
+                    results[key] = bench_peer(script, work / key, options, storage)
     finally:
         stop_all()
     say("")
