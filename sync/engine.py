@@ -67,7 +67,7 @@ def _replay(mutation: Mutation, known: Processed | None) -> Outcome:
         return Outcome(mutation.id, Status.REJECTED, "sync.out_of_order")
     if not mutation.matches(known.digest):
         return Outcome(mutation.id, Status.CONFLICT, "sync.id_reused")
-    return Outcome(mutation.id, Status.DUPLICATE, known.code)
+    return Outcome(mutation.id, Status.DUPLICATE, known.code, result=known.result)
 
 
 def apply_batch(
@@ -126,7 +126,9 @@ def apply_batch(
         writes += planned
         outcomes.append(outcome)
         processed.append(
-            Processed(mutation.id, outcome.status, mutation.fingerprint(), outcome.code)
+            Processed(
+                mutation.id, outcome.status, mutation.fingerprint(), outcome.code, outcome.result
+            )
         )
         last = mutation.id
     if plan_first and store.lock_client(client.client_id) != client:

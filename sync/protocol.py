@@ -100,6 +100,8 @@ class Processed:
     status: Status
     digest: str
     code: str = ""
+    # What an applied mutation answered, given again with `duplicate` to a replay.
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

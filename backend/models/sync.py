@@ -40,6 +40,10 @@ class SyncMutation(SQLModel, table=True):
     status: str = Field(max_length=16)
     code: str = Field(default="", max_length=64)
     digest: str = Field(max_length=64)
+    # What an applied mutation answered (None when it said nothing more than `applied`): a
+    # replay is answered `duplicate` with it, so a phone whose first answer was lost on the way
+    # still learns it (an inspection's `check_in_missing`, say).
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     processed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -111,7 +111,8 @@ class SyncApi(Controller):
         """Apply a batch of outbox mutations in id order, each at most once ever.
 
         A repeat is answered `duplicate` and changes nothing; a refusal (`rejected`, with a code
-        and a translated message) does not block the mutations behind it; `retry` means send again."""
+        and a translated message) does not block the mutations behind it; `retry` means send again.
+        A repeat of an applied mutation carries the result its first answer had."""
         principal = _signed_in(request, db)
         client_id = _client_id(data.client_id)
         mutations = [Mutation(m.id, m.name, m.args, m.at) for m in data.mutations]

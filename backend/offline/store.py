@@ -73,6 +73,7 @@ _PROCESSED = select(
     SYNC_MUTATION.c.status,
     SYNC_MUTATION.c.digest,
     SYNC_MUTATION.c.code,
+    SYNC_MUTATION.c.result,
 ).where(
     SYNC_MUTATION.c.client_id == bindparam("of_client"),
     SYNC_MUTATION.c.mutation_id.in_(bindparam("ids", expanding=True)),
@@ -156,7 +157,9 @@ class SqlSyncStore:
         with planned_for_values(connection):  # sync_mutation only grows (backend/db.py)
             rows = connection.execute(_PROCESSED, {"of_client": client_id, "ids": list(ids)})
         return {
-            row.mutation_id: Processed(row.mutation_id, Status(row.status), row.digest, row.code)
+            row.mutation_id: Processed(
+                row.mutation_id, Status(row.status), row.digest, row.code, row.result or {}
+            )
             for row in rows
         }
 
@@ -182,6 +185,7 @@ class SqlSyncStore:
                         "status": item.status.value,
                         "code": item.code[:64],
                         "digest": item.digest,
+                        "result": item.result or None,
                         "processed_at": now,
                     }
                     for item in processed

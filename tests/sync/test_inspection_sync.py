@@ -139,6 +139,9 @@ def test_an_inspection_whose_check_in_the_server_lacks_is_kept_without_the_link(
     assert statuses(body) == expected
     inspection_id = inspected["args"]["id"]
     assert answer(body, 2)["result"] == {"inspection_id": inspection_id, "check_in_missing": True}
+    # The answer lost on the way, the phone sends the batch again: told the same.
+    again = answer(push(client, client_id, [*batch, inspected]), 2)
+    assert (again["status"], again["result"]) == ("duplicate", answer(body, 2)["result"])
     db.expire_all()
     inspection = db.get(Inspection, inspection_id)
     assert inspection is not None

@@ -76,6 +76,12 @@ def test_same_batch_twice_is_applied_once(client: TestClient[Any], db: Session) 
         3: ("duplicate", "hazard.enterprise_out_of_scope"),
         4: ("duplicate", ""),
     }
+    # Each repeat carries the first answer's result (a phone whose first answer was lost on the
+    # way learns it from the replay); a refusal has none.
+    assert [item["result"] for item in second["results"]] == [
+        item["result"] for item in first["results"]
+    ]
+    assert first["results"][0]["result"] == {"hazard_id": batch[0]["args"]["id"]}
     assert second["last_mutation_id"] == 4
     assert table_counts(db) == after_first
     assert last_mutation_id(db, client_id) == 4
