@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import threading
 import weakref
@@ -21,6 +22,9 @@ from backend.settings import Settings
 # How long a SQLite writer waits for the write slot before giving up (the push then answers
 # `sync_retry`); also the longest a push waits for its turn in the queue (WriterTurn).
 SQLITE_BUSY_SECONDS = 30.0
+# Every this many sync pushes of a process, the one that has just given its turn back copies
+# SQLite's log into the database file (see WriterTurn.checkpoint_due).
+CHECKPOINT_EVERY_PUSHES = 40
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -50,6 +54,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # commit time. Every 10,000 pages (~40 MB of log) copies each hot index page once
             # instead of ten times and syncs a tenth as often: +10% pushes/s. The price: a log
             # of up to 40 MB to replay after a crash; the size limit gives the disk back after.
+            # Sync pushes checkpoint sooner, outside their turn (WriterTurn.checkpoint_due): this
+            # is the backstop for the other writers.
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.execute("PRAGMA journal_size_limit=67108864")
             cursor.close()
@@ -94,10 +100,19 @@ class WriterTurn:
     Waiting here before the first write instead (a lock for the threads, then `flock` on a file
     beside the database for the processes), the next push starts the moment the previous one
     ends its transaction. Other writers (pages, workers) do not queue here and are not waited
-    for: SQLite's own lock stays the guard, this only orders the pushes among themselves."""
+    for: SQLite's own lock stays the guard, this only orders the pushes among themselves.
+
+    SQLite checkpoints (copies its log into the database file) inside the commit that takes the
+    log past `wal_autocheckpoint` pages: ~50 ms once every ~80 pushes of 50 reports, with the turn
+    held, so every other push waited as well (measured in process: a commit's mean 1.27 ms against
+    a median 0.47 ms). Pushes checkpoint sooner instead, after giving the turn back: a passive
+    checkpoint waits for no reader or writer, and the next push writes meanwhile; only the push
+    that checkpoints answers later. Two processes, two clients, batches of 50 for 15 s: 7,280-7,620
+    against 6,950-7,120 mutations/s, and 56-62 pushes slower than 40 ms against 92-94."""
 
     def __init__(self, path: Path) -> None:
         self._threads = threading.Lock()
+        self._pushes = itertools.count(1)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         # Closed with the turn, which goes with its engine (one per app; the tests make many).
         weakref.finalize(self, os.close, self._fd)
@@ -120,6 +135,18 @@ class WriterTurn:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+    def checkpoint_due(self) -> bool:
+        """Asked by each push stored, after its turn: whether it is the one in
+        CHECKPOINT_EVERY_PUSHES of this process to run `checkpoint` now."""
+        return next(self._pushes) % CHECKPOINT_EVERY_PUSHES == 0
+
+
+def checkpoint(connection: Connection) -> None:
+    """Copy what SQLite's log holds into the database file as far as no reader still needs it,
+    waiting for nobody (PASSIVE); once all of it is copied, the next writer starts the log again
+    from its beginning."""
+    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 _writer_turns: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
-from backend.db import writer_turn
+from backend.db import checkpoint, writer_turn
 from backend.hazards.services import Lookups
 from backend.models import utcnow
 from backend.offline.mutations import BackendContext, registry
@@ -101,7 +101,20 @@ def apply_push(
             raise
         finally:
             store.end_turn()
+        if turn is not None and turn.checkpoint_due():
+            _checkpoint(db)
         return result
+
+
+def _checkpoint(db: Session) -> None:
+    """The push is stored and its turn given back: a checkpoint that fails changes nothing of it
+    (the next one, or SQLite's own, copies the log later)."""
+    try:
+        checkpoint(db.connection())
+    except DBAPIError as error:
+        log.warning("checkpoint after a sync push failed: %s", error.__class__.__name__)
+    finally:
+        db.rollback()
 
 
 def _report_handler_error(mutation: Mutation, error: BaseException) -> None:

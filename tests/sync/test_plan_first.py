@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlmodel import Session
 
 import backend.db
@@ -361,3 +361,33 @@ def test_a_push_that_waits_too_long_for_its_turn_is_asked_again_and_stores_nothi
     assert count(db, Hazard) == hazards_before
     assert last_mutation_id(db, client_id) is None
     assert statuses(push(client, client_id, [report(1, own.id)])) == {1: ("applied", "")}
+
+
+@SQLITE_ONLY
+def test_pushes_checkpoint_the_log_after_giving_their_turn_back(
+    app: Litestar, client: TestClient[Any], db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every CHECKPOINT_EVERY_PUSHES-th push copies the log into the database, never with the
+    turn held (the other pushes would wait for the copy); SQLite's own would run in the commit."""
+    own = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    client_id = new_client_id()
+    monkeypatch.setattr(backend.db, "CHECKPOINT_EVERY_PUSHES", 2)
+    with app.state.session_factory() as session:
+        engine = session.get_bind()
+    turn = writer_turn(engine)  # type: ignore[arg-type]
+    assert turn is not None
+    held_while_checkpointing: list[bool] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "wal_checkpoint" in statement:
+            held_while_checkpointing.append(turn._threads.locked())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for mutation_id in range(1, 6):
+            body = push(client, client_id, [report(mutation_id, own.id)])
+            assert statuses(body) == {mutation_id: ("applied", "")}
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert held_while_checkpointing == [False, False]  # after the 2nd and the 4th push
