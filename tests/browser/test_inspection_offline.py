@@ -17,9 +17,8 @@ from tests.browser.test_outbox import (
     outbox_items,
     picture,
     settle,
-    wait_for_control,
 )
-from tests.browser.test_shell import sign_in, watch_console
+from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +30,7 @@ def test_an_inspection_recorded_offline_reaches_the_server_once(
     errors = watch_console(page)
     page.goto("/signin")
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     enterprise_id, _ = inspector_scope(live_server)
     keep_checklist(page, enterprise_id)
     settle(page)

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, LiveServer, screenshot
-from tests.browser.test_outbox import inspector_scope, settle, wait_for_control
-from tests.browser.test_shell import sign_in, watch_console
+from tests.browser.test_outbox import inspector_scope, settle
+from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -81,7 +81,7 @@ def test_accept_offline_and_the_second_is_told(
         errors = watch_console(page)
         page.goto("/signin?next=/tasks")
         sign_in(page, "responder")
-        wait_for_control(page)
+        wait_for_worker(page)
         page.goto("/tasks")
         item = page.locator(f"[data-task-id='{task_id}']")
         expect(item).to_have_attribute("data-task-state", "offered")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from backend.demo.seed import DEMO_PASSWORD
 from tests.browser.conftest import PHONE, LiveServer, screenshot
-from tests.browser.test_shell import sign_in, wait_until_cached, watch_console
+from tests.browser.test_shell import sign_in, wait_for_worker, wait_until_cached, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -52,15 +52,6 @@ def report_hazard(
 
 def outbox_items(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate("() => GridSafeOutbox.list()"))
-
-
-def wait_for_control(page: Any) -> None:
-    """The worker controls the page. A page that loaded while the worker was still activating
-    may stay uncontrolled (Chromium); the next load is controlled, as it is for a person."""
-    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
-    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
-        page.reload()
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
 def settle(page: Any) -> None:
@@ -114,7 +105,7 @@ def test_reports_made_offline_reach_the_server_once_when_the_network_returns(
     errors = watch_console(page)
     page.goto("/signin")
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     # Kept for the basement without having been opened: the worker fetched them after sign-in.
     wait_until_cached(page, "/hazards/new")
     wait_until_cached(page, "/outbox")
@@ -281,7 +272,7 @@ def test_answers_lost_on_the_way_back_are_asked_again_and_applied_once(
     assert states == ["pending", "pending"]
 
     # This time the service worker sends them, as Background Sync would with no page open.
-    wait_for_control(page)
+    wait_for_worker(page)
     worker = phone.service_workers[0]
     assert worker.evaluate("() => GridSafeOutbox.sync()")["state"] in ("done", "idle")
     applied = page.evaluate("(id) => GridSafeOutbox.get(id)", good["id"])
@@ -343,7 +334,7 @@ def test_a_check_in_made_without_network_is_sent_when_it_returns(
     page = phone.new_page()
     page.goto("/signin")
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     enterprise_id, _ = inspector_scope(live_server)
     page.goto(code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1))
     form = page.locator("#check-in-form")

@@ -16,9 +16,8 @@ from tests.browser.test_outbox import (
     keep_checklist,
     pass_every_item_offline,
     settle,
-    wait_for_control,
 )
-from tests.browser.test_shell import sign_in
+from tests.browser.test_shell import sign_in, wait_for_worker
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +45,7 @@ def test_an_inspection_recorded_without_its_refused_check_in_says_so(
     page = phone.new_page()
     page.goto("/signin")
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     inside, outside = inspector_scope(live_server)
     checklist = keep_checklist(page, inside)
     settle(page)

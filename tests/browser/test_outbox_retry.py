@@ -20,9 +20,8 @@ from tests.browser.test_outbox import (
     keep_checklist,
     pass_every_item_offline,
     settle,
-    wait_for_control,
 )
-from tests.browser.test_shell import sign_in, watch_console
+from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +50,7 @@ def test_an_inspection_sent_with_its_check_in_is_on_the_server_within_seconds(
     errors = watch_console(page)
     page.goto("/signin")
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     enterprise_id, _ = inspector_scope(live_server)
     checklist = keep_checklist(page, enterprise_id)
     page.goto(code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1))

@@ -14,8 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, LiveServer, screenshot
-from tests.browser.test_outbox import wait_for_control
-from tests.browser.test_shell import sign_in, wait_until_cached, watch_console
+from tests.browser.test_shell import sign_in, wait_for_worker, wait_until_cached, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -132,7 +131,7 @@ def test_offline_an_inspector_sees_the_due_inspections_in_order(
         errors = watch_console(page)
         page.goto("/signin")
         sign_in(page, "inspector")
-        wait_for_control(page)
+        wait_for_worker(page)
         wait_until_cached(page, "/inspections/due")
         wait_until_synced(page, due_plan)
         most_overdue_first = due_plan  # due 20, 5 and -3 days ago
@@ -234,7 +233,7 @@ def test_a_district_officer_sees_the_map_with_coloured_enterprises(
     assert errors == []
 
     # Offline, the kept page draws the data it last loaded (and still asks no tile host).
-    wait_for_control(page)
+    wait_for_worker(page)
     wait_until_cached(page, "/map")
     desk.set_offline(True)
     page.reload()

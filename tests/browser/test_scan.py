@@ -19,8 +19,8 @@ from backend.codes.keys import code_path
 from backend.demo.seed import DEMO_PASSWORD
 from backend.models import CodeKind
 from tests.browser.conftest import CHROMIUM_ARGS, PHONE, SECRET, LiveServer, screenshot
-from tests.browser.test_outbox import outbox_items, pass_every_item_offline, wait_for_control
-from tests.browser.test_shell import assert_fits_phone, wait_until_cached
+from tests.browser.test_outbox import outbox_items, pass_every_item_offline
+from tests.browser.test_shell import assert_fits_phone, wait_for_worker, wait_until_cached
 from tests.browser.test_shell import sign_in as sign_in_here
 from tests.services import CHROMIUM
 
@@ -181,7 +181,7 @@ def offline_ready_phone(camera_phone: Any, path: str, enterprise_id: int) -> Any
     page = camera_phone(path)
     page.context.grant_permissions(["camera", "geolocation"])
     sign_in(page, "inspector")
-    wait_for_control(page)
+    wait_for_worker(page)
     wait_until_cached(page, "/scan")
     wait_until_cached(page, "/outbox")
     wait_until_pulled(page, enterprise_id)

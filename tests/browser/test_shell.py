@@ -48,7 +48,12 @@ def sign_in(page: Any, username: str, password: str = DEMO_PASSWORD) -> None:
 
 
 def wait_for_worker(page: Any) -> None:
+    """The worker controls the page. A page that loaded while the worker was still activating
+    (sign-in's redirect, say) stays uncontrolled in Chromium: `clients.claim()` ran before the
+    page existed. The next load is controlled, as it is for a person."""
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
+        page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 

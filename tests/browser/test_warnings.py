@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, LiveServer, screenshot
-from tests.browser.test_outbox import settle, wait_for_control
-from tests.browser.test_shell import sign_in, watch_console
+from tests.browser.test_outbox import settle
+from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_compose_preview_send_and_acknowledge_offline(
         errors = watch_console(page)
         page.goto("/signin?next=/warnings")
         sign_in(page, "inspector")
-        wait_for_control(page)
+        wait_for_worker(page)
         page.goto("/warnings")
         item = page.locator(f"[data-warning-id='{warning_id}']")
         expect(item).to_have_attribute("data-acknowledged", "no")
