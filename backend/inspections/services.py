@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, inspection_kind, sees_enterprise
@@ -317,22 +317,27 @@ class ResultRow:
     photos: Sequence[ItemPhoto] = ()
 
 
-def _check_in_missing(session: Session, inspection: Inspection) -> str:
-    """The check-in a phone named that the server never stored, or "" (see sent.py). Only the
-    recording event knows it: the inspection row keeps no id of a check-in it has no row of."""
-    if inspection.check_in_id is not None:
-        return ""
-    data = session.execute(
-        select(Event.data)
-        .where(
+def _checks_in_missing(session: Session, inspections: Sequence[Inspection]) -> dict[str, str]:
+    """For each of these inspections whose phone named a check-in the server never stored, that
+    check-in's id (see sent.py). Only the recording event knows it: the inspection row keeps no
+    id of a check-in it has no row of. One query, whatever the number of inspections."""
+    unlinked = [i.id for i in inspections if i.check_in_id is None]
+    if not unlinked:
+        return {}
+    rows = session.execute(
+        select(Event.entity_id, Event.data).where(
             Event.entity_type == "inspection",
-            Event.entity_id == inspection.id,
+            col(Event.entity_id).in_(unlinked),
             Event.action == "inspection.recorded",
         )
-        .limit(1)
-    ).scalar_one_or_none()
-    named = (data or {}).get("check_in_missing")
-    return named if isinstance(named, str) else ""
+    ).all()
+    named = {entity_id: (data or {}).get("check_in_missing") for entity_id, data in rows}
+    return {entity_id: value for entity_id, value in named.items() if isinstance(value, str)}
+
+
+def _check_in_missing(session: Session, inspection: Inspection) -> str:
+    """The check-in a phone named that the server never stored, or ""."""
+    return _checks_in_missing(session, [inspection]).get(inspection.id, "")
 
 
 def get_inspection(
@@ -379,6 +384,7 @@ class HistoryRow:
     enterprise_name: str
     inspector_name: str
     failed: int
+    check_in_missing: str = ""  # the check-in its phone named that never reached the server
 
 
 def _history(session: Session, *conditions: object, limit: int = 100) -> list[HistoryRow]:
@@ -398,7 +404,14 @@ def _history(session: Session, *conditions: object, limit: int = 100) -> list[Hi
         .order_by(Inspection.finished_at.desc())
         .limit(limit)
     )
-    return [HistoryRow(*row) for row in session.execute(stmt).all()]
+    rows = session.execute(stmt).all()
+    missing = _checks_in_missing(session, [row[0] for row in rows])
+    return [
+        HistoryRow(
+            inspection, enterprise_name, inspector_name, failed, missing.get(inspection.id, "")
+        )
+        for inspection, enterprise_name, inspector_name, failed in rows
+    ]
 
 
 def enterprise_history(

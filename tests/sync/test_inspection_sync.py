@@ -154,6 +154,28 @@ def test_an_inspection_whose_check_in_the_server_lacks_is_kept_without_the_link(
     assert (data["check_in_missing"], data["client_id"]) == (check_in_id, client_id)
 
 
+def test_the_history_lists_mark_an_inspection_whose_check_in_never_arrived(
+    client: TestClient[Any], db: Session
+) -> None:
+    """Beside its own page, the inspector's and the enterprise's lists say so; an inspection
+    that named no check-in at all is not marked."""
+    enterprise = enterprise_in(db, QINGSHAN_GRID)
+    sign_in(client, "inspector")
+    lost = str(uuid.uuid4())
+    unlinked = recording(1, db, enterprise, check_in_id=lost)
+    plain = recording(2, db, enterprise)
+    body = push(client, new_client_id(), [unlinked, plain])
+    assert statuses(body) == {1: ("applied", ""), 2: ("applied", "")}
+    for path in ("/inspections", f"/enterprises/{enterprise.id}/inspections"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert sorted(attribute(page.text, "data-inspection")) == sorted(
+            [unlinked["args"]["id"], plain["args"]["id"]]
+        )
+        assert attribute(page.text, "data-check-in-missing") == [lost]
+        assert "签到未送达" in page.text
+
+
 def _stored_check_in(db: Session, enterprise: Enterprise, username: str) -> str:
     user_id = db.execute(select(User.id).where(User.username == username)).scalar_one()
     unit_path = db.execute(select(Unit.path).where(Unit.id == enterprise.grid_id)).scalar_one()
