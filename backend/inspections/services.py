@@ -335,11 +335,6 @@ def _checks_in_missing(session: Session, inspections: Sequence[Inspection]) -> d
     return {entity_id: value for entity_id, value in named.items() if isinstance(value, str)}
 
 
-def _check_in_missing(session: Session, inspection: Inspection) -> str:
-    """The check-in a phone named that the server never stored, or ""."""
-    return _checks_in_missing(session, [inspection]).get(inspection.id, "")
-
-
 def get_inspection(
     session: Session, principal: Principal, inspection_id: str
 ) -> tuple[Inspection, Enterprise, Sequence[ResultRow], str]:
@@ -374,7 +369,7 @@ def get_inspection(
             ResultRow(item, result, note, photos.get(item.id or 0, []))
             for item, result, note in rows
         ],
-        _check_in_missing(session, inspection),
+        _checks_in_missing(session, [inspection]).get(inspection.id, ""),
     )
 
 

@@ -122,13 +122,17 @@ class SqlSyncStore:
             assert self.turn is not None
             self.turn.release()
 
+    def _owned(self, client_id: str, user_id: int, last_mutation_id: int) -> ClientState:
+        """The client's state, when the client is the signed-in person's."""
+        if user_id != self.principal.id:
+            raise ClientBelongsToAnother(client_id)
+        return ClientState(client_id, user_id, last_mutation_id)
+
     def peek_client(self, client_id: str) -> ClientState:
         row = self.session.connection().execute(_PEEK, {"of_client": client_id}).first()
         if row is None:
             return ClientState(client_id, self.principal.id, 0)
-        if row.user_id != self.principal.id:
-            raise ClientBelongsToAnother(client_id)
-        return ClientState(client_id, row.user_id, row.last_mutation_id)
+        return self._owned(client_id, row.user_id, row.last_mutation_id)
 
     def lock_client(self, client_id: str) -> ClientState:
         # One statement creates the row if new, locks it and reads the counter under that lock,
@@ -144,11 +148,10 @@ class SqlSyncStore:
             _lock_statement(connection.dialect.name),
             {"new_client": client_id, "new_user": self.principal.id, "new_at": utcnow()},
         ).one()
-        if found.user_id != self.principal.id:
-            raise ClientBelongsToAnother(client_id)
+        client = self._owned(client_id, found.user_id, found.last_mutation_id)
         if connection.dialect.name == "postgresql":
             changes.remember_txid(connection, found.txid)
-        return ClientState(client_id, found.user_id, found.last_mutation_id)
+        return client
 
     def processed(self, client_id: str, ids: Sequence[int]) -> dict[int, Processed]:
         if not ids:
