@@ -774,14 +774,13 @@ def _table(
     """GridSafe on both databases beside one of the peers, with the ratios (and the ORM baseline's
     rows when `orm_rows`)."""
     sqlite, postgres, peer = (results.get(k) for k in ("sqlite", "postgresql", peer_key))
-    get = _get
     header = ("metric", "SQLite", "PostgreSQL", "peer", "SQLite/peer", "PG/peer", "target")
     rows: list[tuple[str, ...]] = [header]
     rows.append(
         (
             "server processes",
-            fmt(get(sqlite, "workers"), True),
-            fmt(get(postgres, "workers"), True),
+            fmt(_get(sqlite, "workers"), True),
+            fmt(_get(postgres, "workers"), True),
             "1" if peer is not None else "—",
             "",
             "",
@@ -789,18 +788,18 @@ def _table(
         )
     )
     for key, label, higher in ROWS:
-        peer_key = key.removesuffix("_orm")
+        peer_metric = key.removesuffix("_orm")
         if key.endswith("_orm") and not (options.orm_baseline and orm_rows):
             continue
         target = ("≥ 2.00" if higher else "≤ 0.50") if not key.endswith("_orm") else ""
         rows.append(
             (
                 label,
-                fmt(get(sqlite, key), higher),
-                fmt(get(postgres, key), higher),
-                fmt(get(peer, peer_key), higher),
-                ratio(get(sqlite, key), get(peer, peer_key)),
-                ratio(get(postgres, key), get(peer, peer_key)),
+                fmt(_get(sqlite, key), higher),
+                fmt(_get(postgres, key), higher),
+                fmt(_get(peer, peer_metric), higher),
+                ratio(_get(sqlite, key), _get(peer, peer_metric)),
+                ratio(_get(postgres, key), _get(peer, peer_metric)),
                 target,
             )
         )
@@ -818,7 +817,6 @@ def _table(
 
 def report(results: dict[str, Numbers | None], options: Options) -> str:
     sqlite, postgres = results.get("sqlite"), results.get("postgresql")
-    get = _get
     lines = ["against pouchdb-server in memory (the issue's yardstick):"]
     lines += _table(results, "peer", options)
     if results.get("peer_disk") is not None:
@@ -827,12 +825,12 @@ def report(results: dict[str, Numbers | None], options: Options) -> str:
     lines.append("")
     for name, numbers in (("SQLite", sqlite), ("PostgreSQL", postgres)):
         for size in (50, 500):
-            new, old = get(numbers, f"push{size}"), get(numbers, f"push{size}_orm")
+            new, old = _get(numbers, f"push{size}"), _get(numbers, f"push{size}_orm")
             if new and old:
                 lines.append(
                     f"set-based vs ORM per row, {name}, batches of {size}: ×{new / old:.2f}"
                 )
-    stale = get(postgres, "pull_stale")
+    stale = _get(postgres, "pull_stale")
     if stale:
         lines.append(
             f"PostgreSQL pull before ANALYZE (statistics of the table before the load): "
