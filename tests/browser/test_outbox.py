@@ -22,6 +22,19 @@ OUT_OF_SCOPE = "该企业不在您的管辖范围内（可能您的权限已调�
 CONNECTION_RESET = "Failed to load resource: net::ERR_CONNECTION_RESET"
 
 
+def inspector_in_wuhan(phone: Any) -> tuple[Any, list[str]]:
+    """A page on the phone, located in Wuhan, with the inspector signed in and the worker in
+    control; and the console's errors, watched from the first load."""
+    phone.grant_permissions(["geolocation"])
+    phone.set_geolocation(WUHAN)
+    page = phone.new_page()
+    errors = watch_console(page)
+    page.goto("/signin")
+    sign_in(page, "inspector")
+    wait_for_worker(page)
+    return page, errors
+
+
 def picture(kind: str, size: tuple[int, int], colour: str) -> dict[str, Any]:
     """A camera-like photo (a JPEG) or a screenshot-like PNG, made here."""
     image = Image.new("RGB", size, colour)
@@ -99,13 +112,7 @@ def inspector_scope(live_server: LiveServer) -> tuple[int, int]:
 def test_reports_made_offline_reach_the_server_once_when_the_network_returns(
     phone: Any, browser: Any, live_server: LiveServer
 ) -> None:
-    phone.grant_permissions(["geolocation"])
-    phone.set_geolocation(WUHAN)
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin")
-    sign_in(page, "inspector")
-    wait_for_worker(page)
+    page, errors = inspector_in_wuhan(phone)
     # Kept for the basement without having been opened: the worker fetched them after sign-in.
     wait_until_cached(page, "/hazards/new")
     wait_until_cached(page, "/outbox")
@@ -329,12 +336,7 @@ def test_a_check_in_made_without_network_is_sent_when_it_returns(
     from backend.models import CodeKind
     from tests.browser.conftest import SECRET
 
-    phone.grant_permissions(["geolocation"])
-    phone.set_geolocation(WUHAN)
-    page = phone.new_page()
-    page.goto("/signin")
-    sign_in(page, "inspector")
-    wait_for_worker(page)
+    page, _ = inspector_in_wuhan(phone)
     enterprise_id, _ = inspector_scope(live_server)
     page.goto(code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1))
     form = page.locator("#check-in-form")

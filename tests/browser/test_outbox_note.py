@@ -11,13 +11,12 @@ from backend.codes.keys import code_path
 from backend.models import CodeKind
 from tests.browser.conftest import SECRET, LiveServer
 from tests.browser.test_outbox import (
-    WUHAN,
+    inspector_in_wuhan,
     inspector_scope,
     keep_checklist,
     pass_every_item_offline,
     settle,
 )
-from tests.browser.test_shell import sign_in, wait_for_worker
 
 pytestmark = pytest.mark.browser
 
@@ -40,12 +39,7 @@ def test_an_inspection_recorded_without_its_refused_check_in_says_so(
     request: pytest.FixtureRequest, live_server: LiveServer, device: str
 ) -> None:
     phone = request.getfixturevalue(device)
-    phone.grant_permissions(["geolocation"])
-    phone.set_geolocation(WUHAN)
-    page = phone.new_page()
-    page.goto("/signin")
-    sign_in(page, "inspector")
-    wait_for_worker(page)
+    page, _ = inspector_in_wuhan(phone)
     inside, outside = inspector_scope(live_server)
     checklist = keep_checklist(page, inside)
     settle(page)

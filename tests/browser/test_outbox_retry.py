@@ -15,13 +15,13 @@ from backend.codes.keys import code_path
 from backend.models import CodeKind
 from tests.browser.conftest import SECRET, LiveServer
 from tests.browser.test_outbox import (
-    WUHAN,
+    inspector_in_wuhan,
     inspector_scope,
     keep_checklist,
     pass_every_item_offline,
     settle,
 )
-from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
+from tests.browser.test_shell import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -44,13 +44,7 @@ def test_an_inspection_sent_with_its_check_in_is_on_the_server_within_seconds(
     # As on a phone whose browser has no Background Sync (Safari, Firefox): the page's drain on
     # the network's return is the only one, so a second drain by the worker cannot hide a wait.
     phone.add_init_script(NO_BACKGROUND_SYNC)
-    phone.grant_permissions(["geolocation"])
-    phone.set_geolocation(WUHAN)
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin")
-    sign_in(page, "inspector")
-    wait_for_worker(page)
+    page, errors = inspector_in_wuhan(phone)
     enterprise_id, _ = inspector_scope(live_server)
     checklist = keep_checklist(page, enterprise_id)
     page.goto(code_path(qr.Keyring.from_secrets(SECRET), CodeKind.ENTERPRISE, enterprise_id, 1))
