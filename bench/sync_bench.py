@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import random
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,17 +45,25 @@ from typing import Any
 
 import httpx
 
-from backend.demo.seed import DEMO_PASSWORD
-
 ROOT = Path(__file__).resolve().parent.parent
-PEER_DIR = ROOT / "bench" / "peer"
-HOST = "127.0.0.1"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "GRIDSAFE_BENCH_POSTGRES_URL",
-    os.environ.get(
-        "GRIDSAFE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    ),
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    HOST,
+    POSTGRES_ADMIN_URL,
+    free_port,
+    gridsafe_cli,
+    percentile,
+    reachable,
+    server_env,
+    sign_in,
+    started,
+    stop_all,
+    uvicorn_command,
 )
+from bench.scratch import say  # noqa: E402
+
+PEER_DIR = ROOT / "bench" / "peer"
 SEVERITIES = ("general", "major")
 CATEGORIES = ("fire", "electrical", "chemicals", "dust", "gas", "confined_space", "other")
 DESCRIPTIONS = (
@@ -80,85 +85,7 @@ REFERENCE_PEER = (
 # one connection per client instead. Latency and pull always reuse their connection.
 NEW_CONNECTION = {"connection": "close"}
 
-_children: list[subprocess.Popen[bytes]] = []
-
-
 # ---------------------------------------------------------------------------------- plumbing
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """End a process this benchmark started (and only that one)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    if process in _children:
-        _children.remove(process)
-
-
-def stop_all() -> None:
-    for process in list(_children):
-        stop(process)
-
-
-@contextlib.contextmanager
-def started(
-    command: Sequence[str], env: dict[str, str], cwd: Path, log: Path, ready_url: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server, wait until `ready_url` answers (30 s at most), stop it on the way out."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own interpreter / node, fixed arguments)
-            list(command), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-    _children.append(process)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited at start:\n{tail(log)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(ready_url, timeout=2).status_code < 500:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{ready_url} did not answer within 30 s:\n{tail(log)}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        stop(process)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -238,17 +165,8 @@ class GridSafeClient:
         self.http = httpx.Client(base_url=base_url, timeout=120)
         self.client_id = str(uuid.uuid4())
         self.next_id = 1
-        self.http.get("/signin").raise_for_status()
-        token = self.http.cookies.get("gs_csrf") or ""
-        response = self.http.post(
-            "/signin",
-            data={"username": username, "password": DEMO_PASSWORD, "_csrf_token": token},
-            follow_redirects=False,
-        )
-        if response.status_code != 303:
-            raise RuntimeError(f"sign-in as {username} failed: {response.status_code}")
         self.headers = {
-            "x-csrftoken": self.http.cookies.get("gs_csrf") or token,
+            "x-csrftoken": sign_in(self.http, username),
             "content-type": "application/json",
         }
 
@@ -327,51 +245,6 @@ def ingest(
         [lambda deadline, c=c: task(deadline, c) for c in clients],  # type: ignore[misc]
         options.seconds,
     )
-
-
-def server_env(data_dir: Path, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDSAFE_")}
-    env.update(
-        GRIDSAFE_ENV="dev",
-        GRIDSAFE_DATA_DIR=str(data_dir),
-        GRIDSAFE_DATABASE_URL=database_url,
-        GRIDSAFE_SECRET_KEY=secrets.token_urlsafe(48),
-        GRIDSAFE_RUN_WORKER="0",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def gridsafe_cli(env: dict[str, str], *args: str) -> None:
-    executable = Path(sys.executable).parent / "gridsafe"
-    command = (
-        [str(executable), *args]
-        if executable.exists()
-        else [sys.executable, "-c", "from backend.cli import main; main()", *args]
-    )
-    result = subprocess.run(  # noqa: S603
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"gridsafe {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-
-def uvicorn_command(factory: str, port: int, workers: int = 1) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        factory,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        *(["--workers", str(workers)] if workers > 1 else []),
-    ]
 
 
 def server_processes(options: Options) -> int:
