@@ -26,7 +26,7 @@ from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
 from backend.codes.pages import ROUTES as CODE_ROUTES
 from backend.dashboard.pages import ROUTES as DASHBOARD_ROUTES
-from backend.db import make_engine, make_session_factory
+from backend.db import make_engine, make_session_factory, pool_options
 from backend.deps import provide_db, provide_origin, provide_principal
 from backend.enterprises.controllers import EnterpriseApi, MeApi
 from backend.enterprises.import_pages import ImportPages
@@ -34,6 +34,7 @@ from backend.enterprises.pages import EnterprisePages
 from backend.errors import handle_exception
 from backend.escalation.pages import EscalationPages
 from backend.hazards.pages import HazardPages, OutboxPage
+from backend.health import HealthRoutes
 from backend.home.pages import HomePages
 from backend.i18n import LOCALES
 from backend.incidents import mutations as _incident_mutations  # noqa: F401  (registers them)
@@ -41,6 +42,7 @@ from backend.incidents.pages import ROUTES as INCIDENT_ROUTES
 from backend.inspections.pages import InspectionPages
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
+from backend.overload import AdmissionLimit
 from backend.plans.pages import ROUTES as PLAN_ROUTES
 from backend.public_reports.pages import ROUTES as PUBLIC_REPORT_ROUTES
 from backend.push.controllers import PushApi
@@ -63,6 +65,7 @@ UNAUTHENTICATED_PATHS = [
     "/icons/",
     "/schema",
     "/healthz",
+    "/readyz",
 ]
 
 CONTENT_SECURITY_POLICY = (
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # SQLite creates a file but not its folder: with the database elsewhere nothing else
         # makes it, and every nudge to the workers failed with "unable to open database file".
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, **pool_options(settings))
     environment = _jinja_environment()
     environment.globals["asset_version"] = pwa.asset_version(STATIC_DIR)
     install_time_filters(environment, settings.zone)
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *RISK_VIEW_ROUTES,
             EscalationPages,
             pwa.PwaRoutes,
+            HealthRoutes,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], send_as_attachment=False
             ),
@@ -162,7 +166,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "principal": Provide(provide_principal, sync_to_thread=False),
             "origin": Provide(provide_origin, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(SessionAuthMiddleware, exclude=UNAUTHENTICATED_PATHS)],
+        middleware=[
+            AdmissionLimit(settings.max_concurrent_requests, settings.queue_wait_seconds),
+            DefineMiddleware(SessionAuthMiddleware, exclude=UNAUTHENTICATED_PATHS),
+        ],
         csrf_config=CSRFConfig(
             secret=secret,
             cookie_name="gs_csrf",

@@ -64,6 +64,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """The web process's connection pool: a fixed number of connections, and a bounded wait for
+    one (a request that cannot get one in time is answered 503, see backend.errors)."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+        return {}  # one connection per thread; there is no pool to size
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": 0,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+    }
+
+
 @contextmanager
 def planned_for_values(connection: Connection) -> Iterator[None]:
     """Statements run inside are planned for the values they are given, every time.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
@@ -14,7 +14,13 @@ from backend.auth.policy import Principal
 from backend.web import client_ip, device_of
 
 
-def provide_db(request: Request[Any, Any, Any]) -> Iterator[Session]:
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[Session]:
+    """The request's session. It is closed on the event loop, not in a worker thread: Litestar
+    runs a sync generator's clean-up in the same thread pool as the handlers, queued behind them,
+    so under load every thread waited for a database connection that only a queued clean-up could
+    give back, until the pool's timeout (a stall of 30 s that any 32 clients could cause).
+    Closing gives the connection back to the pool (a rollback if a transaction is still open):
+    it never waits for a connection, so the line always moves."""
     session: Session = request.app.state.session_factory()
     try:
         yield session

@@ -21,10 +21,15 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from backend.web import is_api, translator_of, wants_fragment
 
 log = logging.getLogger(__name__)
+
+# Refusals that mean "busy, send it again later": answered with Retry-After (seconds).
+BUSY_CODES = frozenset({"overloaded", "sync_retry"})
+RETRY_AFTER_SECONDS = 5
 
 # code -> HTTP status. Messages live in the i18n catalogues under `errors.<code>`.
 ERRORS: dict[str, int] = {
@@ -39,6 +44,7 @@ ERRORS: dict[str, int] = {
     "invalid_credentials": 422,
     "rate_limited": 429,
     "internal_error": 500,
+    "overloaded": 503,
     "http_error": 400,
     "sync_client_taken": 409,
     "sync_retry": 503,
@@ -80,6 +86,9 @@ def _classify(exc: Exception) -> tuple[str, int, dict[str, Any], list[dict[str, 
             exc.params,
             [{"field": k, "code": v} for k, v in exc.fields.items()],
         )
+    if isinstance(exc, PoolTimeoutError):
+        # Every database connection of this process stayed busy for the pool's whole timeout.
+        return "overloaded", ERRORS["overloaded"], {}, []
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
         fields = [
@@ -145,7 +154,10 @@ def _recognise(request: Request[Any, Any, Any]) -> None:
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     _close_uploads(request)
     code, status, params, fields = _classify(exc)
-    if status >= 500:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if code in BUSY_CODES else {}
+    if code == "overloaded":
+        log.warning("overloaded: %s %s answered 503 (%s)", request.method, request.url.path, exc)
+    elif status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     elif not is_api(request) and not wants_fragment(request):
         _recognise(request)
@@ -159,14 +171,16 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "code": code,
             "errors": [{**item, "message": t(f"fields.{item['code']}")} for item in fields],
         }
-        return Response(body, status_code=status, media_type="application/problem+json")
+        return Response(
+            body, status_code=status, media_type="application/problem+json", headers=headers
+        )
     # The whole target, query included (a filtered list, a pre-filled form): after signing in the
     # person lands where they were going, not on the bare path.
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     signin = f"/signin?next={quote(target, safe='/')}"
     if code == "not_signed_in" and not wants_fragment(request):
         return Redirect(signin, status_code=303)
-    headers = {"Vary": "HX-Request"}
+    headers["Vary"] = "HX-Request"
     if code == "not_signed_in":
         # A session that ended while the page stayed open: htmx would drop the 401, leaving a
         # page that silently does nothing. HX-Redirect sends the person to sign in again.

@@ -168,7 +168,3 @@ class PwaRoutes(Controller):
     def offline(self) -> Template:
         # Bilingual on purpose: the service worker caches this once and shows it in any language.
         return Template(template_name="offline.html")
-
-    @get("/healthz", sync_to_thread=False)
-    def health(self) -> dict[str, str]:
-        return {"status": "ok"}

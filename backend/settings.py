@@ -124,6 +124,30 @@ class Settings(BaseSettings):
         "red=30,orange=90,yellow=180,blue=365",
         description="Days between inspections per risk colour, e.g. red=30,orange=90,yellow=180,blue=365.",
     )
+    database_pool_size: int = Field(
+        15,
+        ge=1,
+        le=500,
+        description="Database connections each web or worker process keeps at most.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a free database connection before it is answered 503.",
+    )
+    max_concurrent_requests: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="Requests one web process works on at once; more wait their turn in line.",
+    )
+    queue_wait_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="How long a request waits in line before it is answered 503 with Retry-After.",
+    )
     risk_delay_seconds: float = Field(
         1.0,
         gt=0,

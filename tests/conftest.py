@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from litestar import Litestar
@@ -185,3 +192,99 @@ def form_of(enterprise: Enterprise, **changes: str) -> dict[str, str]:
         "longitude": str(enterprise.longitude),
         **changes,
     }
+
+
+def sign_in_http(http: httpx.Client, username: str) -> None:
+    response = http.post(
+        "/signin",
+        data={"username": username, "password": DEMO_PASSWORD, "_csrf_token": csrf_token(http)},  # type: ignore[arg-type]
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+# --- a real server, for what a test client cannot do: parallel requests and cut connections ---
+
+
+@dataclass
+class LiveServer:
+    url: str
+    host: str
+    port: int
+
+    def signed_in(self, username: str) -> httpx.Cookies:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            sign_in_http(http, username)
+            return httpx.Cookies(http.cookies)
+
+    def http(self, cookies: httpx.Cookies | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, cookies=cookies, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server_env() -> dict[str, str]:
+    """Extra environment for `live_server`; a test module overrides this fixture to configure it."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    settings: Settings, tmp_path: Path, live_server_env: dict[str, str]
+) -> Iterator[LiveServer]:
+    """uvicorn in a subprocess on a free loopback port, on the test's database."""
+    port = _free_port()
+    log_path = tmp_path / "uvicorn.log"
+    env = {
+        **os.environ,
+        "GRIDSAFE_ENV": "dev",
+        "GRIDSAFE_DATABASE_URL": settings.resolved_database_url,
+        "GRIDSAFE_DATA_DIR": str(tmp_path / "server-data"),
+        "GRIDSAFE_BROKER_URL": "memory://",
+        "GRIDSAFE_SECRET_KEY": TEST_SECRET,
+        **live_server_env,
+    }
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "backend.app:create_app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, log_path.read_text(errors="replace")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
+            time.sleep(0.05)
+        yield LiveServer(url, "127.0.0.1", port)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)

@@ -7,26 +7,18 @@ helpers that wait for a change therefore pull again until it arrives or a deadli
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from litestar.testing import TestClient
 from litestar.testing.transport import TestClientTransport
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
-from backend.demo.seed import DEMO_PASSWORD
 from backend.models import (
     Change,
     CheckIn,
@@ -39,8 +31,7 @@ from backend.models import (
     Unit,
     User,
 )
-from backend.settings import Settings
-from tests.conftest import TEST_SECRET, csrf_token
+from tests.conftest import csrf_token
 
 QINGSHAN_GRID = "420107001001"  # the demo inspector's grid
 JIANGAN_GRID = "420102001001"  # inspector2's grid
@@ -243,90 +234,3 @@ def extra_client(client: TestClient[Any]) -> httpx.Client:
         headers={"user-agent": "testclient"},
         follow_redirects=True,
     )
-
-
-def sign_in_http(http: httpx.Client, username: str) -> None:
-    response = http.post(
-        "/signin",
-        data={"username": username, "password": DEMO_PASSWORD, "_csrf_token": csrf_token(http)},  # type: ignore[arg-type]
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
-# --- a real server, for what a test client cannot do: parallel requests and cut connections ---
-
-
-@dataclass
-class LiveServer:
-    url: str
-    host: str
-    port: int
-
-    def signed_in(self, username: str) -> httpx.Cookies:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            sign_in_http(http, username)
-            return httpx.Cookies(http.cookies)
-
-    def http(self, cookies: httpx.Cookies | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, cookies=cookies, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    """uvicorn in a subprocess on a free loopback port, on the test's database."""
-    port = _free_port()
-    log_path = tmp_path / "uvicorn.log"
-    env = {
-        **os.environ,
-        "GRIDSAFE_ENV": "dev",
-        "GRIDSAFE_DATABASE_URL": settings.resolved_database_url,
-        "GRIDSAFE_DATA_DIR": str(tmp_path / "server-data"),
-        "GRIDSAFE_BROKER_URL": "memory://",
-        "GRIDSAFE_SECRET_KEY": TEST_SECRET,
-    }
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "backend.app:create_app_from_env",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, log_path.read_text(errors="replace")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-            time.sleep(0.05)
-        yield LiveServer(url, "127.0.0.1", port)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)

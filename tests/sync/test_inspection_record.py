@@ -28,7 +28,7 @@ from backend.models import (
     InspectionResult,
     User,
 )
-from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
+from tests.conftest import csrf_token, enterprise_in, post_form, sign_in, sign_in_http
 from tests.sync.conftest import (
     JIANGAN_GRID,
     QINGSHAN_GRID,
@@ -37,7 +37,6 @@ from tests.sync.conftest import (
     iso,
     new_client_id,
     push,
-    sign_in_http,
     statuses,
 )
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from backend.models import Enterprise, HazardPhoto, Photo, Unit
 from backend.offline.photos import MAX_UPLOAD_BYTES
-from tests.conftest import csrf_token, enterprise_in, sign_in
+from tests.conftest import csrf_token, enterprise_in, sign_in, sign_in_http
 from tests.sync.conftest import (
     QINGSHAN_GRID,
     count,
@@ -24,7 +24,6 @@ from tests.sync.conftest import (
     new_client_id,
     push,
     report,
-    sign_in_http,
     statuses,
     table_counts,
     walk,

@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from backend.models import Enterprise, Hazard, SyncMutation
 from backend.offline import changes
+from tests.conftest import sign_in_http
 from tests.sync.conftest import (
     JIANGAN_GRID,
     QINGSHAN_GRID,
@@ -44,7 +45,6 @@ from tests.sync.conftest import (
     push_raw,
     report,
     reset_sync_state,
-    sign_in_http,
 )
 
 MAX_EXAMPLES = 40

@@ -20,7 +20,7 @@ from backend.offline.mutations import BackendContext, registry
 from backend.offline.store import SqlSyncStore
 from backend.settings import Settings
 from sync import Cursor, Mutation, apply_batch
-from tests.conftest import enterprise_in, sign_in
+from tests.conftest import enterprise_in, sign_in, sign_in_http
 from tests.sync.conftest import (
     JIANGAN_GRID,
     QINGSHAN_GRID,
@@ -31,7 +31,6 @@ from tests.sync.conftest import (
     pull_page,
     push,
     report,
-    sign_in_http,
     statuses,
     user_named,
     walk,
