@@ -42,7 +42,10 @@
   function schedule() {
     clearTimeout(timer);
     // The timer only sends; pulling is for start, the network coming back and after sending.
-    timer = setTimeout(() => sync({ pull: false }), delay);
+    // A quarter either way, so the phones a busy server (503) or an outage sent away do not all
+    // come back in the same second.
+    const spread = delay * (0.75 + Math.random() * 0.5);
+    timer = setTimeout(() => sync({ pull: false }), spread);
   }
 
   // The service worker sends the outbox even when no page is open, where the browser can.
