@@ -8,7 +8,7 @@ SCANNER := pwa/static/vendor/jsQR.js
 MAPLIB := pwa/static/vendor/leaflet/leaflet.js
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk
+.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,12 @@ bench-warnings: setup ## Benchmark one targeted warning: send to the last of 10,
 
 bench-risk: setup ## Benchmark risk grading: recompute 100,000 profiles, one incremental update (SQLite, PostgreSQL)
 	$(BIN)/python bench/risk_bench.py $(BENCH_RISK_ARGS)
+
+bench-load: setup ## Load test: 256 connections for 60 s of a city's morning (public cards, pages, sync, photos) on SQLite and PostgreSQL (~5 min)
+	$(BIN)/python bench/load_bench.py $(BENCH_LOAD_ARGS)
+
+bench-pages: setup ## Page speed: wrk on five busy pages against a floor Litestar app, req/s, p50, p99 and the target (~1.5 min)
+	$(BIN)/python bench/pages_bench.py $(BENCH_PAGES_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
 	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache
