@@ -224,6 +224,8 @@ def run(reload: bool) -> None:
             host=settings.host,
             port=settings.port,
             reload=reload,
+            # Templates are read once per process (auto_reload off): restart on their edits too.
+            reload_includes=["*.html"] if reload else None,
             log_level="info",
             proxy_headers=settings.is_production,
         )

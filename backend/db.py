@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from backend.settings import Settings
@@ -75,6 +76,21 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": 0,
         "pool_timeout": settings.database_pool_timeout_seconds,
     }
+
+
+def make_loop_engine(url: str) -> Engine | None:
+    """For a SQLite file: one connection of its own for the event loop, which alone uses it.
+
+    Every signed-in request looks its session up before anything else; in a worker thread that
+    cost a thread hop, a session and a pool checkout, more than the indexed read itself (a page
+    with nothing else to do served ~40% fewer requests per second signed in than signed out). A
+    read in WAL mode waits for no writer, so it runs on the loop. It never checks out from the
+    request pool: waiting on the loop for a connection that only the loop gives back would be the
+    stall again. PostgreSQL reads cross the network and stay in a thread: None."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return None
+    return make_engine(url, poolclass=StaticPool)
 
 
 @contextmanager

@@ -20,11 +20,17 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
         token = connection.cookies.get(SESSION_COOKIE)
         if not token:
             return AuthenticationResult(user=None, auth=None)
-        factory = connection.app.state.session_factory
+        loop_engine = connection.app.state.loop_engine
+        if loop_engine is not None:
+            # SQLite: an indexed read on the event loop's own connection (backend.db).
+            with loop_engine.connect() as database:
+                principal = principal_for_token(database, token)
+        else:
+            factory = connection.app.state.session_factory
 
-        def lookup() -> Any:
-            with factory() as session:
-                return principal_for_token(session, token)
+            def lookup() -> Any:
+                with factory() as session:
+                    return principal_for_token(session, token)
 
-        principal = await to_thread.run_sync(lookup)
+            principal = await to_thread.run_sync(lookup)
         return AuthenticationResult(user=principal, auth=token if principal else None)

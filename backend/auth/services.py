@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlmodel import Session, col
 
 from backend.audit import Origin, record
@@ -106,14 +106,13 @@ _PRINCIPAL = (
 )
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
+def principal_for_token(session: Session | Connection, token: str) -> Principal | None:
     """The signed-in user behind a cookie, re-read on every request so a change of role,
     unit or a deactivation takes effect at once."""
-    row = (
-        session.connection()
-        .execute(_PRINCIPAL, {"token_hash": _token_hash(token), "now": utcnow()})
-        .one_or_none()
-    )
+    connection = session.connection() if isinstance(session, Session) else session
+    row = connection.execute(
+        _PRINCIPAL, {"token_hash": _token_hash(token), "now": utcnow()}
+    ).one_or_none()
     if row is None:
         return None
     return Principal(
