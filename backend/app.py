@@ -25,6 +25,7 @@ from backend.admin.policies_pages import ROUTES as POLICY_ROUTES
 from backend.auth.middleware import SessionAuthMiddleware
 from backend.auth.pages import AuthPages
 from backend.codes.pages import ROUTES as CODE_ROUTES
+from backend.compression import compression_config
 from backend.dashboard.pages import ROUTES as DASHBOARD_ROUTES
 from backend.db import make_engine, make_loop_engine, make_session_factory, pool_options
 from backend.deps import provide_db, provide_origin, provide_principal
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         exception_handlers={Exception: handle_exception},
         after_request=after_request,
+        compression_config=compression_config(),
         openapi_config=OpenAPIConfig(title="GridSafe API", version="1", path="/schema"),
         state=State(
             {
