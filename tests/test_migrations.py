@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlalchemy import inspect, select
+from sqlmodel import Session, SQLModel
 
 from backend.cli import alembic_config
 from backend.db import make_engine
-from tests.conftest import PostgresDatabases
+from backend.models import Photo, PhotoUpload, User
+from tests.conftest import PostgresDatabases, build_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -50,3 +51,35 @@ def test_one_head_and_every_revision_can_go_down() -> None:
         assert revision.module.downgrade.__code__.co_code != (lambda: None).__code__.co_code, (
             revision.revision
         )
+
+
+def test_photos_stored_before_0017_count_as_sent_by_their_first_uploader(
+    empty_database: str,
+) -> None:
+    build_database(empty_database)
+    engine = make_engine(empty_database)
+    try:
+        with Session(engine) as session:
+            user_id = session.execute(
+                select(User.id).where(User.username == "inspector")
+            ).scalar_one()
+            session.add(
+                Photo(
+                    sha256="ab" * 32,
+                    content_type="image/jpeg",
+                    size=1,
+                    width=1,
+                    height=1,
+                    data=b"\xff",
+                    uploaded_by=user_id,
+                )
+            )
+            session.commit()
+        config = alembic_config(empty_database)
+        command.downgrade(config, "0016")
+        command.upgrade(config, "0017")
+        with Session(engine) as session:
+            uploads = session.execute(select(PhotoUpload.sha256, PhotoUpload.user_id)).all()
+        assert [tuple(row) for row in uploads] == [("ab" * 32, user_id)]
+    finally:
+        engine.dispose()

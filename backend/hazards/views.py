@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.models import Enterprise, Event, Hazard, HazardPhoto, Photo, Unit, User
+from backend.models import Enterprise, Event, Hazard, HazardPhoto, PhotoUpload, Unit, User
+from backend.offline.photos import sent_by
 
 
 def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
@@ -55,8 +56,8 @@ def hazard_card(session: Session, principal: Principal, hazard_id: str) -> dict[
     if row is None:
         raise AppError("not_found")
     photos = session.execute(
-        select(HazardPhoto.sha256, Photo.sha256.label("uploaded"))
-        .outerjoin(Photo, Photo.sha256 == HazardPhoto.sha256)
+        select(HazardPhoto.sha256, PhotoUpload.sha256.label("uploaded"))
+        .outerjoin(PhotoUpload, sent_by(HazardPhoto.sha256, literal(row.Hazard.reported_by)))
         .where(HazardPhoto.hazard_id == row.Hazard.id)
         .order_by(HazardPhoto.position)
     ).all()

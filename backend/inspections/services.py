@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlmodel import Session, col
 
 from backend.audit import Origin, record
@@ -26,13 +26,13 @@ from backend.models import (
     InspectionPhoto,
     InspectionResult,
     ItemResult,
-    Photo,
+    PhotoUpload,
     Severity,
     Unit,
     User,
     utcnow,
 )
-from backend.offline.photos import store_photo
+from backend.offline.photos import sent_by, store_photo
 from backend.risk import services as risk
 
 MAX_NOTE = 1000
@@ -248,8 +248,13 @@ def write_inspection(
         for item_id, (result, note) in checked.results.items()
     )
     named = {sha for names in answers.photos.values() for sha in names}
+    # Present means sent by this inspector: bytes another user uploaded do not show here.
     present = set(
-        session.execute(select(Photo.sha256).where(Photo.sha256.in_(named))).scalars()
+        session.execute(
+            select(PhotoUpload.sha256).where(
+                PhotoUpload.sha256.in_(named), PhotoUpload.user_id == principal.id
+            )
+        ).scalars()
         if named
         else ()
     )
@@ -356,8 +361,8 @@ def get_inspection(
     ).all()
     photos: dict[int, list[ItemPhoto]] = {}
     for item_id, sha256, uploaded in session.execute(
-        select(InspectionPhoto.item_id, InspectionPhoto.sha256, Photo.sha256)
-        .outerjoin(Photo, Photo.sha256 == InspectionPhoto.sha256)
+        select(InspectionPhoto.item_id, InspectionPhoto.sha256, PhotoUpload.sha256)
+        .outerjoin(PhotoUpload, sent_by(InspectionPhoto.sha256, literal(inspection.inspector_id)))
         .where(InspectionPhoto.inspection_id == inspection_id)
         .order_by(InspectionPhoto.sha256)
     ).all():

@@ -21,6 +21,7 @@ from backend.models.hazards import (
     HazardPhoto,
     HazardState,
     Photo,
+    PhotoUpload,
     Severity,
 )
 from backend.models.inspections import (
@@ -118,6 +119,7 @@ __all__ = [
     "KeyPoint",
     "Notification",
     "Photo",
+    "PhotoUpload",
     "Plan",
     "PlanRole",
     "PlanTargetKind",

@@ -165,6 +165,20 @@ class Photo(SQLModel, table=True):
     )
 
 
+class PhotoUpload(SQLModel, table=True):
+    """Who has sent these bytes. A photo is stored once, but each uploader is recorded: a link
+    from a hazard, inspection or rectification shows the photo only once its author has sent
+    the bytes (backend/offline/photos.py), so naming a hash proves nothing."""
+
+    __tablename__ = "photo_upload"
+
+    sha256: str = Field(foreign_key="photo.sha256", primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    uploaded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
 class CheckIn(SQLModel, table=True):
     """An inspector's arrival at an enterprise: when, where, and how far from it."""
 

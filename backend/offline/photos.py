@@ -2,7 +2,12 @@
 
 Only real images are kept: the bytes are decoded and re-encoded by Pillow (which also drops
 EXIF, GPS included, after applying its rotation). A photo may arrive before or after the
-mutation that names it; uploading it twice changes nothing."""
+mutation that names it; uploading it twice changes nothing.
+
+Who may read one: whoever uploaded those bytes, and whoever may see a hazard, inspection or
+rectification that links the photo *and whose author uploaded them too*. A hash is not a secret
+(it travels in every pull), so naming one in a mutation proves nothing; sending the bytes does.
+The bytes are stored once, each uploader recorded in `photo_upload`."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from litestar import Controller, Response, get, head, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, RawBody
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, and_, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -28,6 +33,7 @@ from backend.models import (
     Inspection,
     InspectionPhoto,
     Photo,
+    PhotoUpload,
     Rectification,
     RectificationPhoto,
     utcnow,
@@ -76,57 +82,77 @@ def reencode(raw: bytes) -> tuple[bytes, int, int]:
 def store_photo(
     session: Session, principal: Principal, sha256: str, raw: bytes, commit: bool = True
 ) -> bool:
-    """Keep an uploaded photo; False when it was there already. The hash must match the bytes."""
+    """Keep an uploaded photo and record its uploader; False when this user had sent it already
+    (whether anyone else had is not said). The hash must match the bytes."""
     if len(raw) > MAX_UPLOAD_BYTES:
         raise AppError("payload_too_large")
     if hashlib.sha256(raw).hexdigest() != sha256:
         raise AppError("photo_hash_mismatch")
-    if session.get(Photo, sha256) is not None:
-        return False
-    data, width, height = reencode(raw)
-    session.add(
-        Photo(
-            sha256=sha256,
-            content_type="image/jpeg",
-            size=len(data),
-            width=width,
-            height=height,
-            data=data,
-            uploaded_by=principal.id,
-            uploaded_at=utcnow(),
-        )
-    )
-    if commit:
+    # A conflict means another request stored these bytes meanwhile (two people sending one
+    # picture) or this very upload (a phone retrying one still in flight): look again. Each
+    # conflict is progress, the photo first, then this user's row, so a third look settles it.
+    for attempt in range(3):
+        created = _add_upload(session, principal.id, sha256, raw)
+        if not (commit and created):
+            return created
         try:
             session.commit()
+            return True
         except IntegrityError:
-            # The same photo uploaded twice at once (a phone retrying an upload still in flight):
-            # the other request stored these very bytes, so this one is a repeat, not an error.
             session.rollback()
-            if session.execute(select(Photo.sha256).where(Photo.sha256 == sha256)).first() is None:
+            if attempt == 2:
                 raise
-            return False
+    raise AssertionError("unreachable")
+
+
+def _add_upload(session: Session, user_id: int, sha256: str, raw: bytes) -> bool:
+    if session.get(PhotoUpload, (sha256, user_id)) is not None:
+        return False
+    if session.get(Photo, sha256) is None:
+        data, width, height = reencode(raw)
+        session.add(
+            Photo(
+                sha256=sha256,
+                content_type="image/jpeg",
+                size=len(data),
+                width=width,
+                height=height,
+                data=data,
+                uploaded_by=user_id,
+                uploaded_at=utcnow(),
+            )
+        )
+    session.add(PhotoUpload(sha256=sha256, user_id=user_id, uploaded_at=utcnow()))
     return True
 
 
-def may_see_photo(session: Session, principal: Principal, sha256: str, uploaded_by: int) -> bool:
-    if uploaded_by == principal.id:
-        return True
+def sent_by(sha256: ColumnElement[str], author: ColumnElement[int]) -> ColumnElement[bool]:
+    """Join condition to `photo_upload`: the author of a link has uploaded these bytes. A link
+    shows its photo only through it; pages say "not uploaded yet" otherwise."""
+    return and_(PhotoUpload.sha256 == sha256, PhotoUpload.user_id == author)
+
+
+def may_see_photo(session: Session, principal: Principal, sha256: str) -> bool:
+    """Whether the principal may read the photo (see the module's docstring for the rule)."""
+    own = select(PhotoUpload.sha256).where(sent_by(literal(sha256), literal(principal.id)))
     linked = (
         select(HazardPhoto.hazard_id)
         .join(Hazard, Hazard.id == HazardPhoto.hazard_id)
+        .join(PhotoUpload, sent_by(HazardPhoto.sha256, Hazard.reported_by))
         .where(HazardPhoto.sha256 == sha256)
     )
     # Photos of a checklist item are seen by whoever may see the inspection.
     inspected = (
         select(InspectionPhoto.inspection_id)
         .join(Inspection, Inspection.id == InspectionPhoto.inspection_id)
+        .join(PhotoUpload, sent_by(InspectionPhoto.sha256, Inspection.inspector_id))
         .where(InspectionPhoto.sha256 == sha256)
     )
     # Rectification evidence is seen by whoever may see its hazard.
     evidence = (
         select(RectificationPhoto.rectification_id)
         .join(Rectification, Rectification.id == RectificationPhoto.rectification_id)
+        .join(PhotoUpload, sent_by(RectificationPhoto.sha256, Rectification.user_id))
         .join(Hazard, Hazard.id == Rectification.hazard_id)
         .where(RectificationPhoto.sha256 == sha256)
     )
@@ -139,7 +165,9 @@ def may_see_photo(session: Session, principal: Principal, sha256: str, uploaded_
         inspected = inspected.where(Inspection.unit_path.startswith(principal.unit_path))
         evidence = evidence.where(Hazard.unit_path.startswith(principal.unit_path))
     return bool(
-        session.execute(select(exists(linked) | exists(inspected) | exists(evidence))).scalar()
+        session.execute(
+            select(exists(own) | exists(linked) | exists(inspected) | exists(evidence))
+        ).scalar()
     )
 
 
@@ -162,11 +190,15 @@ class PhotoApi(Controller):
         return Response({"sha256": sha256, "stored": True}, status_code=201 if created else 200)
 
     @head("/{sha256:str}", sync_to_thread=True)
-    def exists(self, db: NamedDependency[Session], sha256: FromPath[str]) -> Response[None]:
-        """200 when the server has the photo, 404 when the phone still has to upload it."""
-        found = db.execute(
-            select(Photo.sha256).where(Photo.sha256 == _checked_hash(sha256))
-        ).first()
+    def exists(
+        self,
+        db: NamedDependency[Session],
+        principal: NamedDependency[Principal],
+        sha256: FromPath[str],
+    ) -> Response[None]:
+        """200 when this user has uploaded the photo, 404 when the phone still has to (the bytes
+        someone else sent count for nothing here, and their existence is not told)."""
+        found = db.get(PhotoUpload, (_checked_hash(sha256), principal.id))
         return Response(None, status_code=200 if found else 404)
 
     @get("/{sha256:str}", sync_to_thread=True)
@@ -177,13 +209,13 @@ class PhotoApi(Controller):
         sha256: FromPath[str],
     ) -> Response[bytes]:
         sha256 = _checked_hash(sha256)
-        row = db.execute(
-            select(Photo.data, Photo.uploaded_by).where(Photo.sha256 == sha256)
-        ).first()
-        if row is None or not may_see_photo(db, principal, sha256, row.uploaded_by):
+        # Asked first, so a refusal never reads the bytes (every way in joins photo_upload,
+        # which refers to photo: allowed means stored).
+        if not may_see_photo(db, principal, sha256):
             raise AppError("not_found")
+        data = db.execute(select(Photo.data).where(Photo.sha256 == sha256)).scalar_one()
         return Response(
-            row.data,
+            data,
             media_type="image/jpeg",
             headers={"Cache-Control": "private, max-age=31536000, immutable"},
         )

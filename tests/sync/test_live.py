@@ -17,12 +17,11 @@ from PIL import Image
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.models import Change, Event, Hazard, Photo, SyncMutation
-from tests.conftest import enterprise_in
+from backend.models import Change, Event, Hazard, Photo, PhotoUpload, SyncMutation
+from tests.conftest import LiveServer, enterprise_in
 from tests.sync.conftest import (
     PUSH,
     QINGSHAN_GRID,
-    LiveServer,
     count,
     last_mutation_id,
     new_client_id,
@@ -196,13 +195,15 @@ def _jpeg() -> bytes:
 
 
 def test_same_photo_uploaded_in_parallel(live_server: LiveServer, db: Session) -> None:
-    """A phone retrying an upload that is still in flight: one row, no server error."""
-    cookies = live_server.signed_in("inspector")
+    """A phone retrying an upload that is still in flight, and another person sending the same
+    picture at the same moment: one photo, each uploader recorded once, no server error."""
+    people = [live_server.signed_in("inspector"), live_server.signed_in("inspector2")]
     data = _jpeg()
     sha = hashlib.sha256(data).hexdigest()
     start = threading.Barrier(PARALLEL)
 
-    def upload(_: int) -> int:
+    def upload(n: int) -> tuple[int, int]:
+        cookies = people[n % 2]
         with live_server.http(cookies) as http:
             start.wait()
             response = http.put(
@@ -210,10 +211,12 @@ def test_same_photo_uploaded_in_parallel(live_server: LiveServer, db: Session) -
                 content=data,
                 headers={"x-csrftoken": cookies["gs_csrf"], "content-type": "image/jpeg"},
             )
-            return response.status_code
+            return n % 2, response.status_code
 
     with ThreadPoolExecutor(PARALLEL) as pool:
-        codes = list(pool.map(upload, range(PARALLEL)))
-    assert codes.count(201) == 1, codes
-    assert set(codes) == {200, 201}, codes
+        answers = list(pool.map(upload, range(PARALLEL)))
+    for person in (0, 1):
+        codes = [code for who, code in answers if who == person]
+        assert sorted(codes) == [200] * (len(codes) - 1) + [201], answers  # new once per person
     assert count(db, Photo, Photo.sha256 == sha) == 1
+    assert count(db, PhotoUpload, PhotoUpload.sha256 == sha) == 2

@@ -18,6 +18,7 @@ from backend.models import Enterprise, HazardPhoto, Photo, Unit
 from backend.offline.photos import MAX_UPLOAD_BYTES
 from tests.conftest import csrf_token, enterprise_in, sign_in, sign_in_http
 from tests.sync.conftest import (
+    JIANGAN_GRID,
     QINGSHAN_GRID,
     count,
     extra_client,
@@ -29,6 +30,7 @@ from tests.sync.conftest import (
     walk,
     walk_until,
 )
+from tests.sync.test_inspection_record import recording
 
 
 def jpeg(colour: tuple[int, int, int] = (200, 60, 30), size: tuple[int, int] = (64, 48)) -> bytes:
@@ -173,3 +175,47 @@ def test_a_photo_is_readable_only_where_a_linked_hazard_is_in_scope(
                 for data in (linked, unlinked, own)
             )
             assert got == codes, username
+
+
+@pytest.mark.parametrize("link", ["hazard.report", "inspection.record"])
+def test_naming_a_hash_grants_nothing_without_the_bytes(
+    client: TestClient[Any], db: Session, link: str
+) -> None:
+    """The attack of issue 16, step by step: a user of another district learns the hash of a
+    青山区 hazard's photo and names it in a mutation of their own, without ever having the bytes."""
+    secret = jpeg((90, 10, 10))
+    sign_in(client, "inspector")
+    assert upload(client, secret).status_code == 201
+    mutation = report(1, enterprise_in(db, QINGSHAN_GRID).id, photos=[sha(secret)])
+    assert statuses(push(client, new_client_id(), [mutation])) == {1: ("applied", "")}
+    url = f"/api/v1/photos/{sha(secret)}"
+    missing = f"/api/v1/photos/{sha(b'never uploaded by anyone')}"
+
+    with extra_client(client) as attacker:
+        sign_in_http(attacker, "inspector2")  # 江岸区: the 青山区 hazard is out of scope
+        assert attacker.get(url).status_code == 404
+        # HEAD says what it says of a photo nobody uploaded.
+        assert attacker.head(url).status_code == attacker.head(missing).status_code == 404
+        target = enterprise_in(db, JIANGAN_GRID)
+        if link == "hazard.report":
+            own = report(1, target.id, photos=[sha(secret)])
+        else:
+            own = recording(1, db, target, photos={1: [sha(secret)]})
+        # Accepted (refusing would tell the attacker the hash exists), linked, and worth nothing.
+        assert statuses(push(attacker, new_client_id(), [own])) == {1: ("applied", "")}
+        assert attacker.get(url).status_code == 404
+        assert attacker.head(url).status_code == 404
+        if link == "hazard.report":  # its card says the photo has not arrived, no broken image
+            card = attacker.get(f"/hazards/{own['args']['id']}").text
+            assert f'data-photo-pending="{sha(secret)}"' in card
+            assert f'data-photo="{sha(secret)}"' not in card
+        db.expire_all()
+        assert count(db, Photo, Photo.sha256 == sha(secret)) == 1
+
+        # Whoever holds the very bytes proves it by uploading them: the link then shows.
+        assert upload(attacker, secret).status_code == 201  # new for this user
+        assert attacker.head(url).status_code == 200
+        assert attacker.get(url).status_code == 200
+        assert count(db, Photo, Photo.sha256 == sha(secret)) == 1  # still stored once
+    # The first uploader's own view did not change.
+    assert client.get(url).status_code == 200
