@@ -287,6 +287,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)  # ms of answered requests
     errors: Counter[str] = field(default_factory=Counter)
     broken: Counter[str] = field(default_factory=Counter)  # no answer: the connection failed
+    statuses: Counter[str] = field(default_factory=Counter)  # "kind status" of unexpected answers
     timeouts: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     last_end: float = 0.0
@@ -373,8 +374,10 @@ async def _client(plan: Plan, ready: Any, go: Any, start: Any) -> Tally:
             if status not in expect:
                 if counted:
                     tally.errors[kind] += 1
-                    if len(tally.examples) < 10:
+                    key = f"{kind} {status}"
+                    if not tally.statuses[key] and len(tally.examples) < 10:  # first of each
                         tally.examples.append(f"{kind} {path[:60]}: {status} {content[:160]!r}")
+                    tally.statuses[key] += 1
                 return None
             return content
 
@@ -591,6 +594,13 @@ def bench_database(label: str, database_url: str, work: Path, options: Options) 
         notes.append(
             f"server ({workers} process{'es' if workers > 1 else ''}): {share:.0%} of a core "
             f"while measured ({os.cpu_count()} cores on the machine, shared with the clients)"
+        )
+    statuses = sum((t.statuses for t in tallies), Counter[str]())
+    if statuses:
+        notes.append(
+            "unexpected answers: "
+            + ", ".join(f"{key} ×{n:,}" for key, n in statuses.most_common())
+            + ' (503: the server\'s line was full, see README "Under load")'
         )
     examples = [e for t in tallies for e in t.examples][:8]
     if examples:

@@ -115,7 +115,7 @@ def wrk(
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed: {result.stdout}{result.stderr}")
     out = result.stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     requests = re.search(r"(\d+) requests in", out)
     per_second = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -165,44 +165,88 @@ def py_spy() -> str | None:
     return str(found) if found.exists() else shutil.which("py-spy")
 
 
+# Where a page's time goes: each sample goes to the part of its innermost frame that has one
+# (SQL run from a template counts as SQL; a middleware's own work as that middleware).
+PARTS = (
+    ("Jinja rendering (templates and filters)", ("jinja2/", ".html")),
+    ("SQL (SQLAlchemy, ORM, driver)", ("sqlalchemy/", "sqlmodel/", "psycopg/", "sqlite3/")),
+    ("session look-up (backend/auth)", ("backend/auth/middleware", "backend/auth/services")),
+    ("CSRF (litestar csrf middleware)", ("litestar/middleware/csrf",)),
+    ("gzip (backend/compression)", ("backend/compression", "gzip.py", "zlib")),
+    ("msgspec (JSON, Litestar's encoder)", ("msgspec/",)),
+    ("request line (backend/overload)", ("backend/overload",)),
+    ("thread hand-off (anyio to_thread)", ("anyio/to_thread", "anyio/_backends")),
+    ("uvicorn and httptools", ("uvicorn/",)),
+    ("Litestar: routing, DI, requests, responses", ("litestar/",)),
+    ("our code (backend/)", ("backend/",)),
+    ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop/")),
+)
+# Frames that every stack has (interpreter start, the thread pool's loop): left out of the lists.
+GENERIC = ("threading.py", "concurrent/futures/thread.py", "runpy", "click/", "uvicorn/main.py",
+           "uvicorn/__main__.py", "uvicorn/server.py", "uvicorn/_compat.py", "asyncio/runners.py")  # fmt: skip
+
+
 def top_functions(profile: Path, count: int = 12) -> list[str]:
-    """The functions and the modules the samples of a speedscope file spent most time in
-    (inclusive: a sample counts once for each distinct function on its stack)."""
+    """Where the samples of a speedscope file (py-spy --gil: the thread holding the interpreter)
+    went: by part, by module of the innermost frame (self time), and the functions
+    with the largest inclusive share."""
     data = json.loads(profile.read_text())
     frames = data["shared"]["frames"]
-    functions: Counter[str] = Counter()
+    files = [_short(frame.get("file", "")) for frame in frames]
+    parts: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
     modules: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
     total = 0
     for sampled in data["profiles"]:
-        for stack, weight in zip(sampled["samples"], sampled["weights"], strict=True):
-            names = {f"{frames[i]['name']} ({_short(frames[i].get('file', ''))})" for i in stack}
-            files = {_module(frames[i].get("file", "")) for i in stack}
-            total += weight
-            for name in names:
-                functions[name] += weight
-            for module in files:
-                modules[module] += weight
+        for stack in sampled["samples"]:
+            total += 1
+            on_stack = [i for i in stack if not any(g in files[i] for g in GENERIC)]
+            if stack:
+                modules[_module(files[stack[-1]])] += 1
+            parts[_part(files, stack)] += 1
+            for name, markers in PARTS:
+                if any(marker in files[i] for i in stack for marker in markers):
+                    inclusive[name] += 1
+            for name in {f"{frames[i]['name']} ({files[i]})" for i in on_stack}:
+                functions[name] += 1
     if not total:
         return ["  (no samples)"]
-    lines = [f"  modules (inclusive share of {total:,} samples):"]
-    lines += [f"    {w / total:6.1%}  {m}" for m, w in modules.most_common(count)]
-    lines.append("  functions (inclusive):")
-    lines += [f"    {w / total:6.1%}  {f}" for f, w in functions.most_common(count * 2)]
+    lines = [
+        f"  by part ({total:,} samples): innermost frame / anywhere on the stack (a middleware "
+        "wraps the rest of the request)"
+    ]
+    lines += [
+        f"    {n / total:6.1%} / {inclusive[name] / total:6.1%}  {name}"
+        for name, n in parts.most_common()
+    ]
+    lines.append("  by module of the innermost frame (self time):")
+    lines += [f"    {n / total:6.1%}  {m}" for m, n in modules.most_common(count)]
+    lines.append("  functions, inclusive:")
+    lines += [f"    {n / total:6.1%}  {f}" for f, n in functions.most_common(count * 2)]
     return lines
 
 
+def _part(files: list[str], stack: list[int]) -> str:
+    for i in reversed(stack):
+        for name, markers in PARTS:
+            if any(marker in files[i] for marker in markers):
+                return name
+    return f"other ({_module(files[stack[-1]])})" if stack else "other"
+
+
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", str(ROOT) + "/"):
+    for marker in ("site-packages/", str(ROOT) + "/", "/lib/python3."):
         if marker in path:
-            return path.split(marker, 1)[1]
-    return path.rsplit("/", 1)[-1]
+            rest = path.split(marker, 1)[1]
+            return rest.split("/", 1)[1] if marker == "/lib/python3." and "/" in rest else rest
+    return path
 
 
 def _module(path: str) -> str:
-    """A package-level bucket: backend.<part>, a library's top package, or the stdlib file."""
-    short = _short(path)
-    parts = short.split("/")
-    if parts[0] in {"backend", "sync", "qr"} and len(parts) > 1:
+    """A bucket: backend/<package>, pwa/templates, a library's top package, or a stdlib file."""
+    parts = path.split("/")
+    if parts[0] in {"backend", "sync", "qr", "pwa"} and len(parts) > 1:
         return "/".join(parts[:2]).removesuffix(".py")
     return parts[0].removesuffix(".py")
 
@@ -448,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         profile = options.py_spy / f"{page.name}.speedscope.json"
                         spying = subprocess.Popen(  # noqa: S603  (py-spy on our own server)
                             [spy, "record", "--pid", str(server.pid), "--format", "speedscope",
+                             "--gil",
                              "--rate", "200", "--duration", str(max(1, round(options.seconds))),
                              "--output", str(profile)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
