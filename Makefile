@@ -6,9 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 VENDOR := pwa/static/vendor/htmx.min.js
 SCANNER := pwa/static/vendor/jsQR.js
 MAPLIB := pwa/static/vendor/leaflet/leaflet.js
+MAPCSS := pwa/static/vendor/leaflet/leaflet.css
+ESBUILD := node_modules/.bin/esbuild
+BUILT := pwa/build/.built
+# Our own scripts and stylesheets, and the vendor files their packages do not ship minified.
+MINIFY := $(wildcard pwa/static/js/*.js pwa/static/css/*.css) $(SCANNER) $(MAPCSS)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
+.PHONY: help setup build run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -41,7 +46,18 @@ $(MAPLIB): node_modules/.package-lock.json
 	cp node_modules/leaflet/dist/images/*.png pwa/static/vendor/leaflet/images/
 	cp node_modules/leaflet/LICENSE pwa/static/vendor/leaflet/LICENSE
 
-setup: $(STAMP) $(VENDOR) $(SCANNER) $(MAPLIB) ## Create the virtual environment and install Python and front-end packages
+$(MAPCSS): $(MAPLIB) ;
+
+# Minified copies, served under content-hashed names (backend/assets.py); the sources stay as
+# they are, and a source edited after the build is served as it is until the next build.
+$(BUILT): $(MINIFY) $(VENDOR) node_modules/.package-lock.json
+	rm -rf pwa/build
+	$(ESBUILD) $(MINIFY) --minify --outbase=pwa/static --outdir=pwa/build/static --log-level=warning
+	touch $@
+
+build: $(BUILT) ## Minify our scripts and stylesheets and the vendor files into pwa/build (part of setup)
+
+setup: $(STAMP) $(VENDOR) $(SCANNER) $(MAPLIB) $(BUILT) ## Create the virtual environment, install Python and front-end packages, build the front end
 
 run: setup ## Set up, migrate, load demo data on first run, serve on http://127.0.0.1:8000 with a worker
 	$(BIN)/gridsafe run
@@ -90,4 +106,4 @@ bench-pages: setup ## Page speed: wrk on five busy pages against a floor Litesta
 	$(BIN)/python bench/pages_bench.py $(BENCH_PAGES_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
-	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor pwa/build .pytest_cache .mypy_cache .ruff_cache

@@ -15,10 +15,9 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from backend import pwa
+from backend import assets, pwa
 from backend.admin.duty_pages import ROUTES as DUTY_ROUTES
 from backend.admin.pages import AdminPages
 from backend.admin.policies_pages import ROUTES as POLICY_ROUTES
@@ -59,6 +58,8 @@ from backend.web import install_time_filters, locale_of, translator_of
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 STATIC_DIR = PWA_DIR / "static"
+# Minified copies of STATIC_DIR, made by `make setup` (esbuild); not in git.
+BUILD_DIR = PWA_DIR / "build" / "static"
 UNAUTHENTICATED_PATHS = [
     "/static/",
     "/sw.js",
@@ -118,7 +119,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url, **pool_options(settings))
     environment = _jinja_environment()
-    environment.globals["asset_version"] = pwa.asset_version(STATIC_DIR)
+    static_assets = assets.load_assets(STATIC_DIR, BUILD_DIR)
+    environment.globals.update(asset=static_assets.url, asset_version=static_assets.version)
     install_time_filters(environment, settings.zone)
     secret = settings.resolved_secret_key
 
@@ -130,6 +132,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loop_engine.dispose()
 
     async def after_request(response: Response[Any]) -> Response[Any]:
+        # Pages and API answers are checked on every use; what may be kept (hashed static files,
+        # icons, photos) says so itself.
+        response.headers.setdefault("Cache-Control", "private, no-cache")
         return _security_headers(response)
 
     session_factory = make_session_factory(engine, settings)
@@ -165,9 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EscalationPages,
             pwa.PwaRoutes,
             HealthRoutes,
-            create_static_files_router(
-                path="/static", directories=[STATIC_DIR], send_as_attachment=False
-            ),
+            assets.static_file,
         ],
         dependencies={
             "db": Provide(provide_db),
@@ -197,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "session_factory": session_factory,
                 "loop_engine": loop_engine,
                 "jinja_env": environment,
+                "assets": static_assets,
             }
         ),
         on_shutdown=[dispose_engine],

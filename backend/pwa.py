@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -14,11 +13,14 @@ from litestar.params import FromPath
 from litestar.response import Template
 from PIL import Image, ImageDraw
 
+from backend.assets import conditional
 from backend.errors import AppError
 from backend.web import translator_of
 
 ICON_SIZES = (192, 512)
-# What the service worker stores on install, so a reload with no network opens the shell.
+# What the service worker stores on install, so a reload with no network opens the shell. Files
+# under /static/ go out under their content-hashed names (backend/assets.py). The scanner's
+# decoder and the map's Leaflet are not here: the worker keeps them once a page has needed them.
 PRECACHE = (
     "/offline",
     "/static/css/app.css",
@@ -31,7 +33,6 @@ PRECACHE = (
     "/static/js/due.js",
     "/static/css/riskviews.css",
     "/static/vendor/htmx.min.js",
-    "/static/vendor/jsQR.js",
     "/manifest.webmanifest",
     "/icons/icon-192.png",
     "/icons/icon-512.png",
@@ -42,15 +43,6 @@ OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks", "/warnings", "/in
 # How long the worker waits for a page from the network before showing the kept copy: on a
 # connection that is up but passes nothing, a fetch can take a minute to fail.
 NETWORK_TIMEOUT_MS = 4000
-
-
-def asset_version(static_dir: Path) -> str:
-    """A digest of the static files: a new version makes every phone refresh its cached shell."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in static_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(static_dir).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 @cache
@@ -85,8 +77,15 @@ def icon_png(size: int, maskable: bool) -> bytes:
         y = top + (bottom - top) * 0.22 * i
         draw.line([(left + line, y), (right - line, y)], fill=red, width=line)
     image = image.resize((size, size), Image.Resampling.LANCZOS)
+    # Two colours and their soft edges fit a small palette: a quarter of the bytes of full colour,
+    # which every phone downloads when the worker installs. Opaque stays opaque, clear stays clear.
+    palette = image.quantize(colors=32, method=Image.Quantize.FASTOCTREE)
+    rgba = palette.getpalette(rawmode="RGBA") or []
+    for i in range(3, len(rgba), 4):
+        rgba[i] = 255 if rgba[i] >= 248 else 0 if rgba[i] <= 7 else rgba[i]
+    palette.putpalette(rgba, rawmode="RGBA")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    palette.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
@@ -94,16 +93,26 @@ class PwaRoutes(Controller):
     include_in_schema = False
 
     @get("/sw.js", sync_to_thread=False, cache_control=None)
-    def service_worker(self, request: Request[Any, Any, Any]) -> Template:
-        version = request.app.state.jinja_env.globals["asset_version"]
-        return Template(
-            template_name="sw.js",
-            context={
-                "version": version,
-                "precache": json.dumps(list(PRECACHE)),
-                "offline_pages": json.dumps(list(OFFLINE_PAGES)),
-                "network_timeout_ms": NETWORK_TIMEOUT_MS,
-            },
+    def service_worker(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        # The browser asks for the worker again after navigations: unchanged, it gets a 304.
+        assets = request.app.state.assets
+        body = (
+            request.app.state.jinja_env.get_template("sw.js")
+            .render(
+                version=assets.version,
+                precache=json.dumps(
+                    [assets.url(url) if url.startswith("/static/") else url for url in PRECACHE]
+                ),
+                assets=json.dumps(assets.urls()),
+                offline_pages=json.dumps(list(OFFLINE_PAGES)),
+                network_timeout_ms=NETWORK_TIMEOUT_MS,
+            )
+            .encode()
+        )
+        return conditional(
+            request,
+            body,
+            digest=hashlib.sha256(body).hexdigest()[:16],
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )
@@ -149,7 +158,7 @@ class PwaRoutes(Controller):
         )
 
     @get("/icons/{name:str}", sync_to_thread=False)
-    def icon(self, name: FromPath[str]) -> Response[bytes]:
+    def icon(self, request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
         kind, _, rest = name.partition("-")
         size_text = rest.removesuffix(".png")
         if (
@@ -158,8 +167,11 @@ class PwaRoutes(Controller):
             or int(size_text) not in ICON_SIZES
         ):
             raise AppError("not_found")
-        return Response(
-            icon_png(int(size_text), kind == "maskable"),
+        body = icon_png(int(size_text), kind == "maskable")
+        return conditional(
+            request,
+            body,
+            digest=hashlib.sha256(body).hexdigest()[:16],
             media_type="image/png",
             headers={"Cache-Control": "public, max-age=86400"},
         )

@@ -611,7 +611,8 @@ def test_the_print_sheet_lists_the_grids_enterprises_and_points(
     assert tags.values("data-enterprise") == [str(e.id) for e in enterprises]
     expected_points = {str(p.id) for e in enterprises for p in points_of(db, e.id or 0)}
     assert set(tags.values("data-point")) == expected_points
-    assert [t["href"] for t in tags.tags if t["tag"] == "link"] == ["/static/css/print.css"]
+    print_css = dispatcher.app.state.assets.url("css/print.css")
+    assert [t["href"] for t in tags.tags if t["tag"] == "link"] == [print_css]
     assert "style=" not in response.text  # the CSP allows no inline style
     inspector = user(db, "inspector")
     assert response.text.count(inspector.display_name) == len(enterprises)

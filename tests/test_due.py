@@ -125,4 +125,4 @@ def test_due_page_is_kept_for_offline_use(client: TestClient[object]) -> None:
     sign_in(client, "inspector")
     worker = client.get("/sw.js").text
     assert '"/inspections/due"' in worker
-    assert '"/static/js/due.js"' in worker
+    assert f'"{client.app.state.assets.url("js/due.js")}"' in worker

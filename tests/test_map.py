@@ -143,7 +143,7 @@ def test_page_without_tiles(client: TestClient[Any]) -> None:
     response = client.get("/map")
     assert response.status_code == 200
     assert 'data-tile-url=""' in response.text
-    assert "/static/vendor/leaflet/leaflet.js" in response.text
+    assert client.app.state.assets.url("vendor/leaflet/leaflet.js") in response.text
     assert "img-src 'self' data: blob:;" in response.headers["content-security-policy"]
 
 

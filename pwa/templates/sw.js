@@ -3,12 +3,15 @@
 "use strict";
 
 // The outbox (GridSafeOutbox): the same queue and drainer the pages use.
-importScripts("/static/js/outbox.js");
+importScripts("{{ asset('js/outbox.js') }}");
 
 const VERSION = "{{ version }}";
 const SHELL = "gridsafe-shell-" + VERSION;
 const PAGES = "gridsafe-pages";
 const PRECACHE = {{ precache | safe }};
+// Every static file by its path in the source tree ("js/app.js") and its content-hashed URL.
+const ASSETS = {{ assets | safe }};
+const HASHED = new Set(Object.values(ASSETS));
 const OFFLINE_PAGES = {{ offline_pages | safe }};
 // Cheap phones have little storage, and a page not seen for a long time is stale anyway.
 const MAX_PAGES = 50;
@@ -16,21 +19,76 @@ const MAX_PAGES = 50;
 async function precache() {
   const cache = await caches.open(SHELL);
   try {
-    // "reload" skips the HTTP cache, so a new version never stores an older file.
+    // A hashed name always holds the same bytes, so the copy the page has just loaded into the
+    // HTTP cache is as good as a fresh one and is not downloaded twice. Anything else skips the
+    // HTTP cache's copy unless the server confirms it ("no-cache": a 304 when the ETag matches),
+    // so a new version never stores an older file.
     const responses = await Promise.all(PRECACHE.map(async (url) => {
-      const response = await fetch(new Request(url, { cache: "reload" }));
+      const response = await fetch(new Request(url, { cache: HASHED.has(url) ? "default" : "no-cache" }));
       if (!response.ok || response.redirected) {
         throw new Error("precache " + url + " answered " + response.status);
       }
       return response;
     }));
     await Promise.all(responses.map((response, i) => cache.put(PRECACHE[i], response)));
+    await keepWhatWasKept(cache);
   } catch (error) {
     // Installing fails, so the browser keeps the previous worker and retries later; a shell
     // cache with some files missing must not be left behind for it to find.
     await caches.delete(SHELL);
     throw error;
   }
+}
+
+// "/static/vendor/jsQR.0123456789.js" → "vendor/jsQR.js": which file an older hashed name was.
+function assetPathOf(url) {
+  const match = new URL(url, self.location.origin).pathname.match(/^\/static\/(.+)\.[0-9a-f]{10}(\.[^./]+)$/);
+  return match ? match[1] + match[2] : null;
+}
+
+// Files the worker kept because a page needed them (the scanner's decoder, the map's Leaflet)
+// stay kept across a new version: the same file is copied over, a changed one fetched anew, so
+// the scanner still reads codes offline after an update.
+async function keepWhatWasKept(cache) {
+  const names = (await caches.keys()).filter((name) => name.startsWith("gridsafe-shell-") && name !== SHELL);
+  for (const name of names) {
+    const old = await caches.open(name);
+    for (const request of await old.keys()) {
+      const path = assetPathOf(request.url);
+      const current = path && ASSETS[path];
+      if (!current || await cache.match(current)) {
+        continue;
+      }
+      try {
+        const same = new URL(request.url).pathname === current;
+        const response = same ? await old.match(request) : await fetch(current);
+        if (response && response.ok) {
+          await cache.put(current, response);
+        }
+      } catch (error) {
+        // Offline while updating: the page that needs the file fetches it again.
+      }
+    }
+  }
+}
+
+// Files of a page that loaded before the worker controlled it (the first page after installing)
+// went past the worker; the page names them, and they come from the HTTP cache into the shell.
+async function keepAssets(urls) {
+  const cache = await caches.open(SHELL);
+  await Promise.all(urls.filter((url) => HASHED.has(url)).map(async (url) => {
+    if (await cache.match(url)) {
+      return;
+    }
+    try {
+      const response = await fetch(url);
+      if (response.ok) {
+        await cache.put(url, response);
+      }
+    } catch (error) {
+      // Offline: the page asks again on its next load.
+    }
+  }));
 }
 
 self.addEventListener("install", (event) => {
@@ -103,6 +161,8 @@ async function keepOfflinePages() {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "keep-offline-pages") {
     event.waitUntil(keepOfflinePages());
+  } else if (event.data && event.data.type === "keep-assets" && Array.isArray(event.data.urls)) {
+    event.waitUntil(keepAssets(event.data.urls));
   }
 });
 
@@ -129,7 +189,18 @@ async function shellFirst(event) {
   if (cached) {
     return cached;
   }
-  const response = await fetch(event.request);
+  let response;
+  try {
+    response = await fetch(event.request);
+  } catch (error) {
+    // A page kept from an older version names older files: today's copy of the same file.
+    const path = assetPathOf(event.request.url);
+    const current = path && ASSETS[path] && await caches.match(ASSETS[path], { cacheName: SHELL });
+    if (current) {
+      return current;
+    }
+    throw error;
+  }
   if (response.ok) {
     const copy = response.clone();
     event.waitUntil(caches.open(SHELL).then((cache) => cache.put(event.request, copy)));

@@ -177,11 +177,35 @@ def wait_until_pulled(page: Any, enterprise_id: int) -> None:
     assert found, "the enterprise never reached the phone's cache"
 
 
+def wait_until_kept(page: Any, name: str) -> None:
+    """A static file whose name contains `name` is in the worker's shell cache."""
+    found = page.evaluate(
+        """async (name) => {
+            const deadline = Date.now() + 5000;
+            while (Date.now() < deadline) {
+                for (const cacheName of await caches.keys()) {
+                    if (!cacheName.startsWith("gridsafe-shell-")) continue;
+                    const keys = await (await caches.open(cacheName)).keys();
+                    if (keys.some((r) => new URL(r.url).pathname.includes(name))) return true;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            return false;
+        }""",
+        name,
+    )
+    assert found, f"{name} was not kept by the worker"
+
+
 def offline_ready_phone(camera_phone: Any, path: str, enterprise_id: int) -> Any:
     page = camera_phone(path)
     page.context.grant_permissions(["camera", "geolocation"])
     sign_in(page, "inspector")
     wait_for_worker(page)
+    # The decoder is fetched by the scan page, not at install: opened once with a signal, the
+    # scanner reads codes offline from then on.
+    page.goto("/scan")
+    wait_until_kept(page, "jsQR")
     wait_until_cached(page, "/scan")
     wait_until_cached(page, "/outbox")
     wait_until_pulled(page, enterprise_id)
@@ -356,3 +380,25 @@ def test_a_passer_by_reports_a_problem_from_the_poster(phone: Any, live_server: 
     )
     assert rows == [(enterprise_id, "fire", "13800138000", "open", 1)]
     assert errors == []
+
+
+def test_the_decoder_comes_with_the_scan_page_and_stays_for_offline_use(
+    phone: Any, live_server: LiveServer
+) -> None:
+    # Signed in before any page ran, so /scan is the first page: it loads its decoder before the
+    # worker exists, past it, and names its files to the worker once that is ready.
+    phone.request.get("/signin")
+    csrf = next(c["value"] for c in phone.cookies() if c["name"] == "gs_csrf")
+    phone.request.post(
+        "/signin",
+        form={"username": "inspector", "password": DEMO_PASSWORD, "_csrf_token": csrf},
+        max_redirects=0,
+    )
+    page = phone.new_page()
+    page.goto("/scan")
+    wait_until_kept(page, "jsQR")
+    wait_until_cached(page, "/scan")
+    phone.set_offline(True)
+    page.reload()
+    assert page.evaluate("() => typeof window.jsQR") == "function"
+    phone.set_offline(False)

@@ -8,6 +8,15 @@
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function (error) {
         console.warn("service worker registration failed", error);
       });
+      // The worker keeps only what pages need (the scanner's decoder on /scan, Leaflet on /map);
+      // a page it did not control yet names its files, so they are kept for offline use too.
+      navigator.serviceWorker.ready.then(function (registration) {
+        var urls = [].map.call(
+          document.querySelectorAll("script[src^='/static/'], link[rel=stylesheet][href^='/static/']"),
+          function (element) { return element.getAttribute("src") || element.getAttribute("href"); }
+        );
+        if (registration.active) registration.active.postMessage({ type: "keep-assets", urls: urls });
+      });
     });
   }
 
