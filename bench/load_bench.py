@@ -16,7 +16,8 @@ Every user signs in once at the start through POST /signin, and each inspector's
 two hazards and takes its first snapshot before the clock starts. Servers, per database:
 
 - SQLite (a temporary data folder): one uvicorn process, as `gridsafe run` serves (without its
-  worker, and without its access log);
+  worker, and without its access log; nothing in this mix queues more than risk rescoring's
+  nudge, at most one a second per process, so the embedded broker stays);
 - PostgreSQL (a throw-away database on GRIDSAFE_BENCH_POSTGRES_URL, else
   GRIDSAFE_TEST_POSTGRES_URL, dropped afterwards): the production process model of the README,
   `uvicorn --factory backend.app:create_app_from_env --workers N`, N = cores (`--workers`).
