@@ -49,6 +49,7 @@ from backend.push.controllers import PushApi
 from backend.push.pages import NotificationPages
 from backend.risk.pages import RiskImportPages, RiskPages
 from backend.riskviews.pages import ROUTES as RISK_VIEW_ROUTES
+from backend.security_headers import SecurityHeaders
 from backend.settings import Settings
 from backend.tasks import mutations as _loop_mutations  # noqa: F401  (registers task.accept …)
 from backend.tasks.pages import ROUTES as LOOP_ROUTES
@@ -69,11 +70,6 @@ UNAUTHENTICATED_PATHS = [
     "/healthz",
     "/readyz",
 ]
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'self'"
-)
 
 
 def _jinja_environment() -> Environment:
@@ -103,13 +99,6 @@ def _jinja_environment() -> Environment:
     return environment
 
 
-def _security_headers(response: Response[Any]) -> Response[Any]:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    return response
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     if not settings.broker_url:
@@ -135,11 +124,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Pages and API answers are checked on every use; what may be kept (hashed static files,
         # icons, photos) says so itself.
         response.headers.setdefault("Cache-Control", "private, no-cache")
-        return _security_headers(response)
+        return response
 
     session_factory = make_session_factory(engine, settings)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AuthPages,
             HomePages,
@@ -208,6 +197,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # Outside the router and its exception handler, so no answer goes without them.
+    app.asgi_handler = SecurityHeaders(app.asgi_handler)
+    return app
 
 
 def create_app_from_env() -> Litestar:

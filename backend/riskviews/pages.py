@@ -19,6 +19,7 @@ from backend.auth.policy import Principal, can_administer
 from backend.errors import AppError
 from backend.models import RISK_COLOURS, HazardState, Industry, utcnow
 from backend.riskviews import boundary, due, export, mapdata, reports
+from backend.security_headers import CONTENT_SECURITY_POLICY
 from backend.web import after_change, page, translator_of
 
 Latitude = Annotated[float | None, QueryParameter(ge=-90, le=90)]
@@ -35,9 +36,6 @@ _HOST = re.compile(r"[A-Za-z0-9.{}\-]+(:[0-9]+)?")
 def map_csp(tile_url: str) -> str:
     """The app's policy, with the tile server's origin allowed for images when one is set
     (`{s}` subdomains become a wildcard)."""
-    # Imported here: backend.app imports this module to register its routes.
-    from backend.app import CONTENT_SECURITY_POLICY
-
     parts = urlsplit(tile_url)
     if parts.scheme not in ("http", "https") or not _HOST.fullmatch(parts.netloc):
         return CONTENT_SECURITY_POLICY
