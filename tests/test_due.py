@@ -110,6 +110,20 @@ def test_home_shows_the_due_count(client: TestClient[object], plan: dict[str, in
     assert 'href="/inspections/due"' in html
 
 
+def test_home_counts_all_that_is_due_and_lists_the_most_overdue_five(
+    client: TestClient[object], db: Session, plan: dict[str, int]
+) -> None:
+    extra = []
+    for n in range(4):
+        enterprise = add_enterprise(db, GRID, f"测试企业extra{n}", lat=30.6, lng=114.4)
+        set_profile(db, enterprise, "red", NOW - timedelta(days=40 + n))
+        extra.append(enterprise.id)
+    sign_in(client, "inspector")
+    html = client.get("/").text
+    assert re.search(r"data-due-count>7<", html)
+    assert listed(html) == [*reversed(extra), plan["far_overdue"]]
+
+
 @pytest.mark.parametrize("username", ["enterprise", "city"])
 def test_who_does_not_check_in_has_no_due_list(client: TestClient[object], username: str) -> None:
     sign_in(client, username)

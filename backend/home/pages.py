@@ -13,9 +13,12 @@ from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.enterprises.services import get_enterprise, scoped
 from backend.models import Enterprise, Industry, Unit, UnitLevel, utcnow
-from backend.riskviews.due import can_see_due, due_list
+from backend.riskviews.due import can_see_due, due_summary
 from backend.units.services import units_under
 from backend.web import page
+
+# The most overdue enterprises the home page lists; /inspections/due has them all.
+DUE_SHOWN = 5
 
 
 def summary(session: Session, principal: Principal) -> dict[str, Any]:
@@ -36,7 +39,9 @@ def summary(session: Session, principal: Principal) -> dict[str, Any]:
         "grids": [unit for unit in units if unit.level == UnitLevel.GRID][:20],
         "unit_counts": {level: sum(1 for u in units if u.level == level) for level in UnitLevel},
         # The supervision plan (监管计划): who checks in also sees what is due (/inspections/due).
-        "due": due_list(session, principal, utcnow()) if can_see_due(principal) else None,
+        "due": due_summary(session, principal, utcnow(), DUE_SHOWN)
+        if can_see_due(principal)
+        else None,
     }
 
 

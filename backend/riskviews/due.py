@@ -8,10 +8,12 @@ nearest first when the position is known, otherwise most overdue first; ties by 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, func, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal, can_check_in
@@ -88,13 +90,21 @@ def order_due(items: list[DueItem], position: Position | None) -> list[DueItem]:
     )
 
 
-def due_list(
-    session: Session, principal: Principal, now: datetime, position: Position | None = None
-) -> list[DueItem]:
-    """Active enterprises of the area whose inspection is due by now + DUE_WITHIN_DAYS."""
+def _due(principal: Principal, now: datetime) -> Select[Any]:
+    """Active enterprises of the area whose inspection is due by now + DUE_WITHIN_DAYS: only the
+    columns a DueItem needs, read as rows (no Enterprise entities)."""
     horizon = now + timedelta(days=DUE_WITHIN_DAYS)
-    stmt = scoped(
-        select(Enterprise, Unit.name, RiskProfile.colour, RiskProfile.inspection_due_at)
+    return scoped(
+        select(
+            Enterprise.id,
+            Enterprise.name,
+            Enterprise.industry,
+            Unit.name,
+            RiskProfile.colour,
+            RiskProfile.inspection_due_at,
+            Enterprise.latitude,
+            Enterprise.longitude,
+        )
         .join(Unit, Unit.id == Enterprise.grid_id)
         .join(RiskProfile, RiskProfile.enterprise_id == Enterprise.id),
         principal,
@@ -103,21 +113,51 @@ def due_list(
         col(RiskProfile.inspection_due_at).is_not(None),
         col(RiskProfile.inspection_due_at) <= horizon,
     )
+
+
+def _items(session: Session, stmt: Select[Any], now: datetime, limit: int) -> list[DueItem]:
     rows = session.execute(
-        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(LIMIT)
+        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(limit)
     ).all()
-    items = [
+    return _as_items(rows, now)
+
+
+def _as_items(rows: Sequence[Row[Any]], now: datetime) -> list[DueItem]:
+    return [
         DueItem(
-            enterprise_id=int(enterprise.id),
-            name=enterprise.name,
-            industry=enterprise.industry,
+            enterprise_id=int(enterprise_id),
+            name=name,
+            industry=industry,
             grid_name=grid_name,
             colour=colour,
             due_at=due_at,
             overdue_days=overdue_days(due_at, now),
-            latitude=enterprise.latitude,
-            longitude=enterprise.longitude,
+            latitude=latitude,
+            longitude=longitude,
         )
-        for enterprise, grid_name, colour, due_at in rows
+        for enterprise_id, name, industry, grid_name, colour, due_at, latitude, longitude, *_ in rows
     ]
-    return order_due(items, position)
+
+
+def due_list(
+    session: Session, principal: Principal, now: datetime, position: Position | None = None
+) -> list[DueItem]:
+    """What is due in the area, ordered for the round (order_due), at most LIMIT of it."""
+    return order_due(_items(session, _due(principal, now), now, LIMIT), position)
+
+
+@dataclass(frozen=True)
+class DueSummary:
+    """The home page's glance at the plan: how many are due, and the most overdue few."""
+
+    count: int
+    first: list[DueItem]
+
+
+def due_summary(session: Session, principal: Principal, now: datetime, shown: int) -> DueSummary:
+    """One query: the first `shown` rows, each carrying the count of all (a window count)."""
+    stmt = _due(principal, now).add_columns(func.count().over().label("total"))
+    rows = session.execute(
+        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(shown)
+    ).all()
+    return DueSummary(rows[0].total if rows else 0, _as_items(rows, now))
