@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal, can_check_in
@@ -122,7 +122,7 @@ def _items(session: Session, stmt: Select[Any], now: datetime, limit: int) -> li
     return _as_items(rows, now)
 
 
-def _as_items(rows: Sequence[Row[Any]], now: datetime) -> list[DueItem]:
+def _as_items(rows: Sequence[Any], now: datetime) -> list[DueItem]:
     return [
         DueItem(
             enterprise_id=int(enterprise_id),
