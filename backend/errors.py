@@ -50,6 +50,7 @@ ERRORS: dict[str, int] = {
     "sync_retry": 503,
     "photo_hash_mismatch": 422,
     "photo_not_image": 415,
+    "photo_too_large_pixels": 413,
     "import_empty": 422,
     "import_too_large": 413,
     "import_unsupported": 415,

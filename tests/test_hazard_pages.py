@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from PIL import Image
 from sqlalchemy import func, select
@@ -83,8 +85,27 @@ def test_report_outside_the_area_is_refused(client: TestClient[Any], db: Session
     assert count(db, Hazard) == 0
 
 
-def test_not_an_image_is_refused_and_nothing_is_stored(
-    client: TestClient[Any], db: Session
+def _png_of_64_megapixels() -> bytes:
+    out = io.BytesIO()
+    Image.new("1", (8000, 8000), 1).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("photo", "status", "code", "message"),
+    [
+        (lambda: b"this is not a picture", 415, "photo_not_image", "不是可识别的图片"),
+        (_png_of_64_megapixels, 413, "photo_too_large_pixels", "最多 50 百万像素"),
+    ],
+    ids=["not-an-image", "too-many-pixels"],
+)
+def test_a_refused_photo_says_why_and_nothing_is_stored(
+    client: TestClient[Any],
+    db: Session,
+    photo: Callable[[], bytes],
+    status: int,
+    code: str,
+    message: str,
 ) -> None:
     enterprise = enterprise_in(db, "420107001001")
     sign_in(client, "inspector")
@@ -96,10 +117,11 @@ def test_not_an_image_is_refused_and_nothing_is_stored(
         "category": "other",
         "description": "x",
     }
-    files = [("photos", ("fake.jpg", b"this is not a picture", "image/jpeg"))]
+    files = [("photos", ("photo.jpg", photo(), "image/jpeg"))]
     response = client.post("/hazards/new", data=data, files=files, follow_redirects=False)
-    assert response.status_code == 415
-    assert 'data-error-code="photo_not_image"' in response.text
+    assert response.status_code == status
+    assert f'data-error-code="{code}"' in response.text
+    assert message in response.text
     assert count(db, Hazard) == 0
     assert count(db, Photo) == 0
 

@@ -352,6 +352,12 @@ def test_photos_are_kept_per_item_and_seen_within_scope(clients: Clients, db: Se
     not_image = [(f"photo_{item.id}", ("a.jpg", b"not an image", "image/jpeg"))]
     refused = inspector.post(url, data=form, files=not_image, follow_redirects=False)
     assert refused.status_code == 415
+    out = io.BytesIO()
+    Image.new("1", (8000, 8000), 1).save(out, "PNG")
+    huge = [(f"photo_{item.id}", ("big.png", out.getvalue(), "image/png"))]
+    refused = inspector.post(url, data=form, files=huge, follow_redirects=False)
+    assert refused.status_code == 413  # the form again, saying why
+    assert 'data-error-code="photo_too_large_pixels"' in refused.text
     unknown_item = [("photo_999999", ("a.jpg", jpeg((0, 200, 0)), "image/jpeg"))]
     refused = inspector.post(url, data=form, files=unknown_item, follow_redirects=False)
     assert refused.status_code == 422

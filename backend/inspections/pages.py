@@ -56,7 +56,9 @@ def report_link(enterprise_id: int, row: services.ResultRow, zh: bool) -> str:
 
 
 # Refusals shown on the re-rendered form; anything else (scope) goes to the error page.
-_REDISPLAY = frozenset({"validation_failed", "photo_not_image", "payload_too_large"})
+_REDISPLAY = frozenset(
+    {"validation_failed", "photo_not_image", "photo_too_large_pixels", "payload_too_large"}
+)
 
 
 def _split(data: dict[str, Any]) -> tuple[dict[str, str], dict[int, list[bytes]]]:

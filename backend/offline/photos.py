@@ -52,26 +52,27 @@ def _checked_hash(sha256: str) -> str:
     return sha256
 
 
+def _too_many_pixels() -> AppError:
+    return AppError("photo_too_large_pixels", {"megapixels": MAX_PIXELS // 1_000_000})
+
+
 def reencode(raw: bytes) -> tuple[bytes, int, int]:
-    """Decode and re-encode as JPEG no larger than MAX_SIDE; raises AppError for non-images."""
+    """Decode and re-encode as JPEG no larger than MAX_SIDE; raises AppError for non-images
+    and for images of more than MAX_PIXELS (a real photo, but one the phone should shrink)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(raw)) as probe:
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise AppError("photo_not_image")
+                    raise _too_many_pixels()
                 probe.verify()
             with Image.open(io.BytesIO(raw)) as image:
                 image.load()
                 upright = ImageOps.exif_transpose(image).convert("RGB")
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow's own limit, met while opening a picture larger still than MAX_PIXELS.
+        raise _too_many_pixels() from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise AppError("photo_not_image") from error
     upright.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()

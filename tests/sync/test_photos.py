@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.models import Enterprise, HazardPhoto, Photo, Unit
-from backend.offline.photos import MAX_UPLOAD_BYTES
+from backend.offline.photos import MAX_PIXELS, MAX_UPLOAD_BYTES
 from tests.conftest import csrf_token, enterprise_in, sign_in, sign_in_http
 from tests.sync.conftest import (
     JIANGAN_GRID,
@@ -219,3 +219,29 @@ def test_naming_a_hash_grants_nothing_without_the_bytes(
         assert count(db, Photo, Photo.sha256 == sha(secret)) == 1  # still stored once
     # The first uploader's own view did not change.
     assert client.get(url).status_code == 200
+
+
+def test_a_real_photo_with_too_many_pixels_says_so_and_the_limit(
+    client: TestClient[Any], db: Session
+) -> None:
+    """An 8000 × 8000 PNG is an image (it was refused as `photo_not_image`): the refusal names
+    the limit, so the person knows to take it again smaller."""
+    out = io.BytesIO()
+    Image.new("1", (8000, 8000), 1).save(out, format="PNG")  # 1 bit a pixel: 8 MB to make
+    huge = out.getvalue()
+    assert len(huge) < MAX_UPLOAD_BYTES  # refused for its pixels, not its size
+    assert MAX_PIXELS < 8000 * 8000
+    sign_in(client, "inspector")
+    before = table_counts(db)
+    response = upload(client, huge)
+    assert response.status_code == 413  # the phone's outbox keeps 413 and 415 as refused for good
+    problem = response.json()
+    assert problem["code"] == "photo_too_large_pixels"
+    assert "50 million" in problem["title"]
+    chinese = client.put(
+        f"/api/v1/photos/{sha(huge)}",
+        content=huge,
+        headers={"x-csrftoken": csrf_token(client), "accept-language": "zh-CN"},
+    )
+    assert "最多 50 百万像素" in chinese.json()["title"]
+    assert table_counts(db) == before
