@@ -402,3 +402,41 @@ def test_the_decoder_comes_with_the_scan_page_and_stays_for_offline_use(
     page.reload()
     assert page.evaluate("() => typeof window.jsQR") == "function"
     phone.set_offline(False)
+
+
+def test_a_new_release_keeps_the_decoder_a_phone_already_had(
+    phone: Any, live_server: LiveServer
+) -> None:
+    page = phone.new_page()
+    page.goto("/signin")
+    sign_in_here(page, "inspector")
+    wait_for_worker(page)
+    page.goto("/scan")
+    wait_until_kept(page, "jsQR")
+    decoder = page.locator("script[src*=jsQR]").get_attribute("src")
+    assert decoder
+
+    # The previous release's shell held the decoder under an older hash; this release's worker
+    # (another script URL makes the browser install it) finds it there and fetches today's file.
+    kept = page.evaluate(
+        """async (decoder) => {
+            const [name] = (await caches.keys()).filter((n) => n.startsWith("gridsafe-shell-"));
+            const shell = await caches.open(name);
+            const older = decoder.replace(/\\.[0-9a-f]{10}\\.js$/, ".0123456789.js");
+            await (await caches.open("gridsafe-shell-previous")).put(older, await shell.match(decoder));
+            await caches.delete(name);
+            await navigator.serviceWorker.register("/sw.js?release=next", { scope: "/" });
+            const deadline = Date.now() + 10000;
+            while (Date.now() < deadline) {
+                const names = await caches.keys();
+                if (names.includes(name) && !names.includes("gridsafe-shell-previous")) {
+                    return (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
+                }
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            return await caches.keys();
+        }""",
+        decoder,
+    )
+    assert decoder in kept
+    assert not [path for path in kept if "0123456789" in path]
