@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.enterprises.pages import PAGE_SIZE
 from backend.models import Enterprise, Event, Unit, User
 from tests.conftest import csrf_token, enterprise_in, form_of, post_form, sign_in
 
@@ -51,6 +53,23 @@ def test_district_sees_its_district_and_nothing_else(client: TestClient[Any], db
     other = enterprise_in(db, JIANGAN_GRID)
     assert client.get(f"/api/v1/enterprises/{other.id}").status_code == 404
     assert client.get(f"/enterprises/{other.id}").status_code == 404
+
+
+def test_the_list_page_counts_and_pages_the_city(client: TestClient[Any], db: Session) -> None:
+    sign_in(client, "city")
+    in_city = db.execute(
+        select(Enterprise.id, Enterprise.name)
+        .join(Unit, Unit.id == Enterprise.grid_id)
+        .where(Unit.path.startswith("/420100/"), Enterprise.active.is_(True))  # type: ignore[attr-defined]
+        .order_by(Enterprise.name, Enterprise.id)
+    ).all()
+    assert len(in_city) > 2 * PAGE_SIZE  # more than two pages
+    pages = [client.get("/enterprises", params={"page": n}).text for n in (1, 2, 99)]
+    for html in pages:
+        assert f'data-total="{len(in_city)}"' in html
+    shown = [re.findall(r'data-enterprise-id="(\d+)"', html) for html in pages]
+    assert [int(i) for i in shown[0] + shown[1]] == [row.id for row in in_city][: 2 * PAGE_SIZE]
+    assert shown[2] == []
 
 
 def test_another_streets_enterprise_cannot_be_read_or_changed(

@@ -73,7 +73,7 @@ class EnterprisePages(Controller):
     ) -> Response[Any]:
         if principal.is_enterprise and principal.enterprise_id is not None:
             return Redirect(f"/enterprises/{principal.enterprise_id}", status_code=303)
-        rows, total = services.list_enterprises(
+        rows, total = services.enterprise_rows(
             db,
             principal,
             query=q,

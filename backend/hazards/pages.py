@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
-from backend.enterprises.services import key_points, list_enterprises
+from backend.enterprises.services import enterprise_rows, key_points
 from backend.errors import AppError
 from backend.hazards.rules import MAX_PHOTOS, parse_report
 from backend.hazards.services import Lookups, plan_report
@@ -51,7 +51,7 @@ class ReportForm:
 def form_context(
     db: Session, principal: Principal, form: dict[str, Any], errors: dict[str, str]
 ) -> dict[str, Any]:
-    enterprises, _ = list_enterprises(db, principal, limit=500)
+    enterprises, _ = enterprise_rows(db, principal, limit=500)
     enterprise_id = form.get("enterprise_id")
     points: Any = []
     if str(enterprise_id or "").isdigit():
