@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, make_url, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -76,6 +76,28 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": 0,
         "pool_timeout": settings.database_pool_timeout_seconds,
     }
+
+
+def page_of(
+    session: OrmSession, stmt: Select[Any], *order: Any, limit: int, offset: int = 0
+) -> tuple[list[Any], int]:
+    """One page of `stmt`'s rows and the count of all of them, in one query: each row carries the
+    count as a window column (`total`, last), so a list page needs no second, counting query.
+    Past the last page no row carries it, and a count query answers instead."""
+    rows = list(
+        session.execute(
+            stmt.add_columns(func.count().over().label("total"))
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+    if rows:
+        return rows, int(rows[0].total)
+    if not offset:
+        return rows, 0
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    return rows, int(total)
 
 
 def make_loop_engine(url: str) -> Engine | None:

@@ -16,6 +16,7 @@ from backend.auth.policy import (
     can_edit_enterprise,
     sees_enterprise,
 )
+from backend.db import page_of
 from backend.enterprises.fields import EnterpriseFields
 from backend.errors import AppError
 from backend.models import Enterprise, KeyPoint, RiskProfile, Unit, UnitLevel, User, utcnow
@@ -61,33 +62,18 @@ def enterprise_rows(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[Any], int]:
-    """What a list or a choice of enterprises shows: rows of (id, name, industry, grid_name), in
-    one query that also counts them all (a window count), with no entities loaded. For the list
-    page's 50 rows: 0.54 -> 0.25 ms (an inspector), 1.6 -> 0.56 ms (the city)."""
+    """What a list or a choice of enterprises shows: rows of (id, name, industry, grid_name) and
+    the count of all, with no entities loaded. For the list page's 50 rows: 0.54 -> 0.25 ms (an
+    inspector), 1.6 -> 0.56 ms (the city)."""
     stmt = _filtered(
         select(
-            Enterprise.id,
-            Enterprise.name,
-            Enterprise.industry,
-            Unit.name.label("grid_name"),
-            func.count().over().label("total"),
+            Enterprise.id, Enterprise.name, Enterprise.industry, Unit.name.label("grid_name")
         ).join(Unit, Unit.id == Enterprise.grid_id),
         principal,
         query,
         industry,
     )
-    rows = session.execute(
-        stmt.order_by(Enterprise.name, Enterprise.id).limit(limit).offset(offset)
-    ).all()
-    if rows:
-        return rows, int(rows[0].total)
-    if not offset:
-        return rows, 0
-    # Past the last page: the window had no row to carry the count.
-    total = session.execute(
-        select(func.count()).select_from(_filtered(_base(), principal, query, industry).subquery())
-    ).scalar_one()
-    return rows, int(total)
+    return page_of(session, stmt, Enterprise.name, Enterprise.id, limit=limit, offset=offset)
 
 
 def _filtered(stmt: Select[Any], principal: Principal, query: str, industry: str) -> Select[Any]:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal, can_check_in
+from backend.db import page_of
 from backend.enterprises.services import scoped
 from backend.models import Enterprise, RiskProfile, Unit
 
@@ -155,9 +156,8 @@ class DueSummary:
 
 
 def due_summary(session: Session, principal: Principal, now: datetime, shown: int) -> DueSummary:
-    """One query: the first `shown` rows, each carrying the count of all (a window count)."""
-    stmt = _due(principal, now).add_columns(func.count().over().label("total"))
-    rows = session.execute(
-        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(shown)
-    ).all()
-    return DueSummary(rows[0].total if rows else 0, _as_items(rows, now))
+    """The first `shown` and the count of all, in one query (backend.db.page_of)."""
+    rows, total = page_of(
+        session, _due(principal, now), RiskProfile.inspection_due_at, Enterprise.id, limit=shown
+    )
+    return DueSummary(total, _as_items(rows, now))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal
+from backend.db import page_of
 from backend.hazards.views import scoped
 from backend.models import (
     Enterprise,
@@ -195,18 +196,16 @@ def queue(
         stmt = stmt.where(Hazard.grid_id == filters.grid_id)
     if filters.enterprise_id is not None:
         stmt = stmt.where(Hazard.enterprise_id == filters.enterprise_id)
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(
-        stmt.order_by(
-            _STATE_ORDER,
-            (Hazard.severity == "major").desc(),
-            Hazard.reported_at.desc(),
-            Hazard.id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return rows, int(total)
+    return page_of(
+        session,
+        stmt,
+        _STATE_ORDER,
+        (Hazard.severity == "major").desc(),
+        Hazard.reported_at.desc(),
+        Hazard.id,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def inbox(session: Session, principal: Principal) -> Sequence[Any]:
