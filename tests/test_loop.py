@@ -26,6 +26,7 @@ from backend.models.push import Notification
 from backend.timezone import to_local_input, zone
 from tests.conftest import csrf_token, enterprise_in, post_form, sign_in
 from tests.sync.conftest import push, statuses
+from tests.sync.test_photos import upload
 from tests.test_hazard_pages import jpeg, report
 
 
@@ -374,3 +375,46 @@ def test_handed_to_the_enterprise_its_officer_rectifies(
     sign_in(client, "responder")
     again = post_form(client, f"/hazards/{hazard_id}/rectify", {**note, "id": str(uuid.uuid4())})
     assert again.status_code == 409
+
+
+def test_evidence_naming_a_photo_its_author_never_sent_shows_nothing(
+    client: TestClient[Any], db: Session
+) -> None:
+    """Rectification evidence follows the photo rule (backend/offline/photos.py): a hash of bytes
+    someone else uploaded opens nothing, and the card says "not uploaded yet" rather than showing
+    a broken image, until the responder sends those bytes."""
+    hazard_id = reported(client, db)
+    sign_in(client, "dispatcher")
+    assert assign(client, hazard_id, [user_id(db, "responder")]).status_code == 303
+    elsewhere = jpeg((30, 30, 160))
+    sha = hashlib.sha256(elsewhere).hexdigest()
+    sign_in(client, "inspector2")  # another district; the photo is linked nowhere
+    assert upload(client, elsewhere).status_code == 201
+
+    sign_in(client, "responder")
+    task = open_task(db, hazard_id)
+    assert post_form(client, f"/tasks/{task.id}/accept", {}).status_code == 303
+    rectify = {
+        "id": 1,
+        "name": "hazard.rectify",
+        "args": {
+            "id": str(uuid.uuid4()),
+            "hazard_id": hazard_id,
+            "note": "已整改",
+            "photos": [sha],
+        },
+        "at": datetime.now(UTC).isoformat(),
+    }
+    assert statuses(push(client, str(uuid.uuid4()), [rectify])) == {1: ("applied", "")}
+    assert client.get(f"/api/v1/photos/{sha}").status_code == 404
+    sign_in(client, "dispatcher")
+    assert client.get(f"/api/v1/photos/{sha}").status_code == 404
+    card = client.get(f"/hazards/{hazard_id}").text
+    assert f'data-photo-pending="{sha}"' in card
+    assert f'data-photo="{sha}"' not in card
+
+    sign_in(client, "responder")  # who has the bytes after all
+    assert upload(client, elsewhere).status_code == 201
+    sign_in(client, "dispatcher")
+    assert client.get(f"/api/v1/photos/{sha}").status_code == 200
+    assert f'data-photo="{sha}"' in client.get(f"/hazards/{hazard_id}").text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Row, Select, func, literal, select
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
@@ -55,12 +55,7 @@ def hazard_card(session: Session, principal: Principal, hazard_id: str) -> dict[
     row = session.execute(scoped(stmt, principal)).first()
     if row is None:
         raise AppError("not_found")
-    photos = session.execute(
-        select(HazardPhoto.sha256, PhotoUpload.sha256.label("uploaded"))
-        .outerjoin(PhotoUpload, sent_by(HazardPhoto.sha256, literal(row.Hazard.reported_by)))
-        .where(HazardPhoto.hazard_id == row.Hazard.id)
-        .order_by(HazardPhoto.position)
-    ).all()
+    photos = report_photos(session, row.Hazard)
     history = session.execute(
         select(Event, User.display_name)
         .outerjoin(User, User.id == Event.actor_id)
@@ -68,3 +63,14 @@ def hazard_card(session: Session, principal: Principal, hazard_id: str) -> dict[
         .order_by(Event.at, Event.id)
     ).all()
     return {"row": row, "hazard": row.Hazard, "photos": photos, "history": history}
+
+
+def report_photos(session: Session, hazard: Hazard) -> Sequence[Row[Any]]:
+    """The report's photos in order: `sha256`, and `uploaded` (None until the reporter has sent
+    the bytes; bytes someone else sent do not count)."""
+    return session.execute(
+        select(HazardPhoto.sha256, PhotoUpload.sha256.label("uploaded"))
+        .outerjoin(PhotoUpload, sent_by(HazardPhoto.sha256, literal(hazard.reported_by)))
+        .where(HazardPhoto.hazard_id == hazard.id)
+        .order_by(HazardPhoto.position)
+    ).all()

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from backend.auth.policy import Principal
 from backend.db import page_of
-from backend.hazards.views import scoped
+from backend.hazards.views import report_photos, scoped
 from backend.models import (
     Enterprise,
     Hazard,
@@ -284,7 +284,7 @@ def task_card(session: Session, principal: Principal, task_id: str) -> dict[str,
         "may_rectify": is_current
         and facts.holds_task
         and row.Hazard.state == HazardState.RECTIFYING.value,
-        "photos": services.report_photos(session, row.Hazard.id),
+        "photos": report_photos(session, row.Hazard),
     }
 
 

@@ -23,6 +23,7 @@ from backend.models import (
     Hazard,
     HazardPhoto,
     HazardState,
+    PhotoUpload,
     Rectification,
     RectificationPhoto,
     Role,
@@ -36,6 +37,7 @@ from backend.models import (
 )
 from backend.offline import changes
 from backend.offline.entities import hazard_data
+from backend.offline.photos import sent_by
 from backend.risk import services as risk
 from backend.tasks import notices
 from backend.tasks.rules import Action, Facts, decide
@@ -184,7 +186,7 @@ def _history(
             "upsert",
             hazard.unit_path,
             hazard.enterprise_id,
-            hazard_data(hazard, report_photos(session, hazard.id)),
+            hazard_data(hazard, report_photo_hashes(session, hazard.id)),
         ),
     ]
 
@@ -597,21 +599,30 @@ def rectifications(session: Session, hazard_id: str) -> list[dict[str, Any]]:
         .where(Rectification.hazard_id == hazard_id)
         .order_by(Rectification.at)
     ).all()
-    photos: dict[str, list[str]] = {}
+    # Each photo with `uploaded`: None until the person who rectified has sent its bytes.
+    photos: dict[str, list[Any]] = {}
     if rows:
-        for rid, sha in session.execute(
-            select(RectificationPhoto.rectification_id, RectificationPhoto.sha256)
+        for link in session.execute(
+            select(
+                RectificationPhoto.rectification_id,
+                RectificationPhoto.sha256,
+                PhotoUpload.sha256.label("uploaded"),
+            )
+            .join(Rectification, Rectification.id == RectificationPhoto.rectification_id)
+            .outerjoin(PhotoUpload, sent_by(RectificationPhoto.sha256, Rectification.user_id))
             .where(RectificationPhoto.rectification_id.in_([r.Rectification.id for r in rows]))
             .order_by(RectificationPhoto.position)
         ).all():
-            photos.setdefault(rid, []).append(sha)
+            photos.setdefault(link.rectification_id, []).append(link)
     return [
         {"row": r.Rectification, "by": r.display_name, "photos": photos.get(r.Rectification.id, [])}
         for r in rows
     ]
 
 
-def report_photos(session: Session, hazard_id: str) -> list[str]:
+def report_photo_hashes(session: Session, hazard_id: str) -> list[str]:
+    """The hashes a report names, as the change log carries them (pages use
+    backend.hazards.views.report_photos, which also says which have arrived)."""
     return list(
         session.execute(
             select(HazardPhoto.sha256)
