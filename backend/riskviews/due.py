@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal, can_check_in
-from backend.db import page_of
-from backend.enterprises.services import scoped
 from backend.models import Enterprise, RiskProfile, Unit
+from backend.models.base import UTCDateTime
 
 # "Due" includes what falls due within this many days, so a week's round can be planned.
 DUE_WITHIN_DAYS = 7
@@ -91,36 +90,45 @@ def order_due(items: list[DueItem], position: Position | None) -> list[DueItem]:
     )
 
 
-def _due(principal: Principal, now: datetime) -> Select[Any]:
-    """Active enterprises of the area whose inspection is due by now + DUE_WITHIN_DAYS: only the
-    columns a DueItem needs, read as rows (no Enterprise entities)."""
-    horizon = now + timedelta(days=DUE_WITHIN_DAYS)
-    return scoped(
-        select(
-            Enterprise.id,
-            Enterprise.name,
-            Enterprise.industry,
-            Unit.name,
-            RiskProfile.colour,
-            RiskProfile.inspection_due_at,
-            Enterprise.latitude,
-            Enterprise.longitude,
-        )
-        .join(Unit, Unit.id == Enterprise.grid_id)
-        .join(RiskProfile, RiskProfile.enterprise_id == Enterprise.id),
-        principal,
-    ).where(
+# Built once: a request only binds the viewer's unit path, the horizon and the limit. Building
+# and cache-keying the statement on each request cost more than running it (home page: the due
+# glance 0.39 -> ~0.2 ms CPU in process). The window count rides along for the home page's glance.
+_DUE = (
+    select(
+        Enterprise.id,
+        Enterprise.name,
+        Enterprise.industry,
+        Unit.name,
+        RiskProfile.colour,
+        RiskProfile.inspection_due_at,
+        Enterprise.latitude,
+        Enterprise.longitude,
+        func.count().over().label("total"),
+    )
+    .join(Unit, Unit.id == Enterprise.grid_id)
+    .join(RiskProfile, RiskProfile.enterprise_id == Enterprise.id)
+    .where(
+        col(Unit.path).startswith(bindparam("scope")),
         Enterprise.active.is_(True),
         col(RiskProfile.inspection_due_at).is_not(None),
-        col(RiskProfile.inspection_due_at) <= horizon,
+        col(RiskProfile.inspection_due_at) <= bindparam("horizon", type_=UTCDateTime()),
     )
+    .order_by(RiskProfile.inspection_due_at, Enterprise.id)
+    .limit(bindparam("limit"))
+)
 
 
-def _items(session: Session, stmt: Select[Any], now: datetime, limit: int) -> list[DueItem]:
-    rows = session.execute(
-        stmt.order_by(RiskProfile.inspection_due_at, Enterprise.id).limit(limit)
-    ).all()
-    return _as_items(rows, now)
+def _due(session: Session, principal: Principal, now: datetime, limit: int) -> Sequence[Any]:
+    """Active enterprises of the area whose inspection is due by now + DUE_WITHIN_DAYS, most
+    overdue first: only the columns a DueItem needs, read as rows (no Enterprise entities)."""
+    if not can_see_due(principal):
+        return []  # an enterprise officer has no area, and no plan
+    params = {
+        "scope": principal.unit_path,
+        "horizon": now + timedelta(days=DUE_WITHIN_DAYS),
+        "limit": limit,
+    }
+    return session.connection().execute(_DUE, params).all()
 
 
 def _as_items(rows: Sequence[Any], now: datetime) -> list[DueItem]:
@@ -144,7 +152,7 @@ def due_list(
     session: Session, principal: Principal, now: datetime, position: Position | None = None
 ) -> list[DueItem]:
     """What is due in the area, ordered for the round (order_due), at most LIMIT of it."""
-    return order_due(_items(session, _due(principal, now), now, LIMIT), position)
+    return order_due(_as_items(_due(session, principal, now, LIMIT), now), position)
 
 
 @dataclass(frozen=True)
@@ -156,8 +164,6 @@ class DueSummary:
 
 
 def due_summary(session: Session, principal: Principal, now: datetime, shown: int) -> DueSummary:
-    """The first `shown` and the count of all, in one query (backend.db.page_of)."""
-    rows, total = page_of(
-        session, _due(principal, now), RiskProfile.inspection_due_at, Enterprise.id, limit=shown
-    )
-    return DueSummary(total, _as_items(rows, now))
+    """The first `shown` and the count of all, in one query."""
+    rows = _due(session, principal, now, shown)
+    return DueSummary(rows[0].total if rows else 0, _as_items(rows, now))
