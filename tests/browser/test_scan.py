@@ -203,9 +203,10 @@ def offline_ready_phone(camera_phone: Any, path: str, enterprise_id: int) -> Any
     sign_in(page, "inspector")
     wait_for_worker(page)
     # The decoder is fetched by the scan page, not at install: opened once with a signal, the
-    # scanner reads codes offline from then on.
-    page.goto("/scan")
+    # scanner reads codes offline from then on. Online it reads the code in view and opens it.
+    scan(page, path)
     wait_until_kept(page, "jsQR")
+    page.goto("/outbox")
     wait_until_cached(page, "/scan")
     wait_until_cached(page, "/outbox")
     wait_until_pulled(page, enterprise_id)
