@@ -72,6 +72,33 @@ def test_the_list_page_counts_and_pages_the_city(client: TestClient[Any], db: Se
     assert shown[2] == []
 
 
+def test_search_and_industry_filter_stay_inside_the_scope(
+    client: TestClient[Any], db: Session
+) -> None:
+    mine = enterprise_in(db, QINGSHAN_GRID)
+    other = enterprise_in(db, JIANGAN_GRID)
+    sign_in(client, "inspector")
+
+    def listed(**params: str) -> set[int]:
+        html = client.get("/enterprises", params=params).text
+        api = client.get("/api/v1/enterprises", params={**params, "limit": 500}).json()
+        ids = {int(i) for i in re.findall(r'data-enterprise-id="(\d+)"', html)}
+        assert ids == {item["id"] for item in api["items"]}
+        assert f'data-total="{api["total"]}"' in html
+        return ids
+
+    assert mine.id in listed(q=mine.name[2:6])
+    assert listed(q=mine.credit_code.lower()) == {mine.id}
+    assert listed(q=other.name) == set()  # another district's, even by its exact name
+    same_industry = listed(industry=mine.industry)
+    assert mine.id in same_industry
+    assert all(
+        db.get(Enterprise, i).industry == mine.industry  # type: ignore[union-attr]
+        for i in same_industry
+    )
+    assert listed(q="没有这样的企业名称") == set()
+
+
 def test_another_streets_enterprise_cannot_be_read_or_changed(
     client: TestClient[Any], db: Session
 ) -> None:
