@@ -31,6 +31,7 @@ from backend.models import (
     Hazard,
     KeyPoint,
     QrCode,
+    RiskProfile,
     Role,
     Unit,
     User,
@@ -387,6 +388,10 @@ def test_the_public_card_shows_exactly_the_public_fields(
     assert card.text("inspector_name") == inspector.display_name
     assert card.text("inspector_phone") == inspector.phone != ""
     assert card.text("grid") == grid(db, HONGWEILU_GRID).name
+    colour = db.execute(
+        select(RiskProfile.colour).where(RiskProfile.enterprise_id == enterprise.id)
+    ).scalar_one()
+    assert [tag["data-risk-colour"] for tag in card.tags if "data-risk-colour" in tag] == [colour]
     private = [
         enterprise.credit_code,
         enterprise.address,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -57,20 +57,27 @@ class Subject:
         return self.enterprise.active and (self.point is None or self.point.active)
 
 
+# Every scan of a printed code runs these: built once, bound per request (see
+# backend.riskviews.due._DUE for why).
+_ENTERPRISE_SUBJECT = (
+    select(Enterprise, Unit)
+    .join(Unit, Unit.id == Enterprise.grid_id)
+    .where(Enterprise.id == bindparam("subject_id"))
+)
+_POINT_SUBJECT = (
+    select(KeyPoint, Enterprise, Unit)
+    .join(Enterprise, Enterprise.id == KeyPoint.enterprise_id)
+    .join(Unit, Unit.id == Enterprise.grid_id)
+    .where(KeyPoint.id == bindparam("subject_id"))
+)
+
+
 def load_subject(session: Session, kind: CodeKind, subject_id: int) -> Subject | None:
+    params = {"subject_id": subject_id}
     if kind is CodeKind.ENTERPRISE:
-        row = session.execute(
-            select(Enterprise, Unit)
-            .join(Unit, Unit.id == Enterprise.grid_id)
-            .where(Enterprise.id == subject_id)
-        ).one_or_none()
+        row = session.execute(_ENTERPRISE_SUBJECT, params).one_or_none()
         return None if row is None else Subject(kind, row[0], row[1])
-    row = session.execute(
-        select(KeyPoint, Enterprise, Unit)
-        .join(Enterprise, Enterprise.id == KeyPoint.enterprise_id)
-        .join(Unit, Unit.id == Enterprise.grid_id)
-        .where(KeyPoint.id == subject_id)
-    ).one_or_none()
+    row = session.execute(_POINT_SUBJECT, params).one_or_none()
     return None if row is None else Subject(kind, row[1], row[2], row[0])
 
 
@@ -263,18 +270,47 @@ class PublicCard:
     point_kind: str | None = None
 
 
+def _grid_inspectors(column: Any) -> Any:
+    """The first active inspector of the grid, as responsible_inspectors picks."""
+    return (
+        select(column)
+        .where(
+            User.unit_id == bindparam("grid_id"),
+            User.role == Role.GRID_INSPECTOR.value,
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# The card's risk colour and inspector in one statement, built once: the busiest page of all,
+# open to anyone with a camera.
+_CARD = select(
+    select(RiskProfile.colour)
+    .where(RiskProfile.enterprise_id == bindparam("enterprise_id"))
+    .scalar_subquery()
+    .label("risk"),
+    _grid_inspectors(User.display_name).label("name"),
+    _grid_inspectors(User.phone).label("phone"),
+)
+
+
 def public_card(session: Session, subject: Subject) -> PublicCard:
-    inspector = responsible_inspectors(session, [subject.grid.id or 0]).get(subject.grid.id or 0)
+    row = (
+        session.connection()
+        .execute(_CARD, {"enterprise_id": subject.enterprise.id, "grid_id": subject.grid.id})
+        .one()
+    )
     return PublicCard(
         enterprise_id=subject.enterprise.id or 0,
         name=subject.enterprise.name,
         industry=subject.enterprise.industry,
-        risk=session.execute(
-            select(RiskProfile.colour).where(RiskProfile.enterprise_id == subject.enterprise.id)
-        ).scalar(),
+        risk=row.risk,
         grid=subject.grid.name,
-        inspector_name=inspector.display_name if inspector else "",
-        inspector_phone=inspector.phone if inspector else "",
+        inspector_name=row.name or "",
+        inspector_phone=row.phone or "",
         point_name=subject.point.name if subject.point else None,
         point_kind=subject.point.kind if subject.point else None,
     )
