@@ -28,6 +28,7 @@ from backend.compression import compression_config
 from backend.dashboard.pages import ROUTES as DASHBOARD_ROUTES
 from backend.db import make_engine, make_loop_engine, make_session_factory, pool_options
 from backend.deps import provide_db, provide_origin, provide_principal
+from backend.edge import GuardedRequest, refuse_impossible_input
 from backend.enterprises.controllers import EnterpriseApi, MeApi
 from backend.enterprises.import_pages import ImportPages
 from backend.enterprises.pages import EnterprisePages
@@ -180,7 +181,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
         plugins=[HTMXPlugin()],
         exception_handlers={Exception: handle_exception},
+        before_request=refuse_impossible_input,
         after_request=after_request,
+        request_class=GuardedRequest,
         compression_config=compression_config(),
         openapi_config=OpenAPIConfig(title="GridSafe API", version="1", path="/schema"),
         state=State(

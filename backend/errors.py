@@ -93,7 +93,7 @@ def _classify(exc: Exception) -> tuple[str, int, dict[str, Any], list[dict[str, 
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
         fields = [
-            {"field": str(item.get("key", "")), "code": "invalid"}
+            {"field": str(item.get("key", "")), "code": str(item.get("code", "invalid"))}
             for item in extra
             if isinstance(item, dict)
         ]

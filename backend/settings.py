@@ -5,17 +5,27 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.timezone import zone
+from backend.validation import WUHAN, Area
 
 
 class ConfigurationError(RuntimeError):
     """Raised at start-up when the configuration cannot work; the message says what to set."""
+
+
+def _area(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return Area.parse(value)
+    except ValueError as error:
+        raise ConfigurationError(f"GRIDSAFE_AREA: {error}.") from None
 
 
 class Settings(BaseSettings):
@@ -114,6 +124,11 @@ class Settings(BaseSettings):
     map_tile_url: str = Field(
         "",
         description="Raster tile URL template for the risk map ({z}/{x}/{y}); empty: no tiles.",
+    )
+    area: Annotated[Area, NoDecode, BeforeValidator(_area)] = Field(
+        WUHAN,
+        description="Bounding box the deployment serves, min_lon,min_lat,max_lon,max_lat:"
+        " every coordinate entered or imported must lie inside it.",
     )
 
     risk_weights: str = Field(
