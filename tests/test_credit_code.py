@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from backend.enterprises import credit_code
 from backend.enterprises.fields import parse_enterprise
+from backend.validation import WUHAN
 
 # Codes of real, well-known companies, as printed on their business licences.
 REAL_CODES = ["914403001922038216", "9144030071526726XG", "91330100716105852F"]
@@ -50,7 +51,8 @@ def test_exactly_one_check_character_fits(first17: str, last: str) -> None:
 
 def test_form_fields_normalise_and_report_every_problem() -> None:
     fields, errors = parse_enterprise(
-        {"name": " 武汉测试化工有限公司 ", "credit_code": "9144030071526726xg", "industry": "危化"}
+        {"name": " 武汉测试化工有限公司 ", "credit_code": "9144030071526726xg", "industry": "危化"},
+        WUHAN,
     )
     assert errors == {}
     assert fields is not None
@@ -65,7 +67,8 @@ def test_form_fields_normalise_and_report_every_problem() -> None:
             "industry": "mining",
             "latitude": "91",
             "longitude": "",
-        }
+        },
+        WUHAN,
     )
     assert fields is None
     assert errors == {

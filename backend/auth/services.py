@@ -17,6 +17,7 @@ from backend.errors import AppError
 from backend.models import Role, SignInAttempt, Unit, User, UserSession, utcnow
 from backend.models.base import UTCDateTime
 from backend.settings import Settings
+from backend.validation import text_problem
 
 
 def _token_hash(token: str) -> str:
@@ -38,6 +39,9 @@ def sign_in(
     """Check the password under the rate limit; return a new session token for the cookie."""
     now = utcnow()
     username = username.strip().lower()
+    if text_problem(username):
+        # No account has such a name, and PostgreSQL could not even look for it.
+        raise AppError("validation_failed", fields={"username": "control_chars"})
     since = now - timedelta(minutes=settings.sign_in_window_minutes)
     if not sign_in_allowed(
         _recent_failures(session, since, SignInAttempt.username, username),

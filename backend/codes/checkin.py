@@ -8,32 +8,26 @@ from collections.abc import Mapping
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
+from backend.db import settings_of
 from backend.errors import AppError
-from backend.hazards.rules import is_uuid, optional_float
+from backend.hazards.rules import is_uuid
 from backend.hazards.services import Lookups, plan_check_in
 from backend.models import CheckIn, utcnow
 from backend.offline import changes
-
-POSITION_LIMITS = (("latitude", -90, 90), ("longitude", -180, 180), ("accuracy_m", 0, 1_000_000))
+from backend.validation import area_of, identifier, phone_fix
 
 
 def check_in(session: Session, principal: Principal, form: Mapping[str, str]) -> CheckIn:
     """Record a check-in; `sync.Rejected` when the rules refuse it. The id is made when the page
     is drawn, so sending the same form twice records one check-in."""
     check_in_id = str(form.get("id", "")).lower()
-    enterprise_id = str(form.get("enterprise_id", ""))
-    errors: dict[str, str] = {}
+    enterprise_id = identifier(form.get("enterprise_id"))
+    position, errors = phone_fix(form, area_of(settings_of(session)))
     if not is_uuid(check_in_id):
         errors["id"] = "invalid"
-    if not enterprise_id.isdigit() or len(enterprise_id) > 12:
+    if enterprise_id is None:
         errors["enterprise_id"] = "invalid"
-    position: list[float | None] = []
-    for key, low, high in POSITION_LIMITS:
-        value, ok = optional_float(form.get(key), low, high)
-        if not ok:
-            errors[key] = "coordinate"
-        position.append(value)
-    if errors:
+    if errors or enterprise_id is None:
         raise AppError("validation_failed", fields=errors)
     existing = session.get(CheckIn, check_in_id)
     if existing is not None:
@@ -45,8 +39,8 @@ def check_in(session: Session, principal: Principal, form: Mapping[str, str]) ->
         Lookups(session),
         principal,
         check_in_id,
-        int(enterprise_id),
-        (position[0], position[1], position[2]),
+        enterprise_id,
+        position,
         now,
         now,
     )

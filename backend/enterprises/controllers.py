@@ -12,15 +12,18 @@ from sqlmodel import Session
 from backend.audit import Origin
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
+from backend.db import settings_of
 from backend.enterprises import services
 from backend.enterprises.fields import parse_enterprise
 from backend.enterprises.schemas import EnterpriseIn, EnterpriseOut, EnterprisePage, MeOut
 from backend.errors import AppError
+from backend.validation import MAX_ID, area_of
 
 
-def _fields_or_error(data: EnterpriseIn) -> Any:
+def _fields_or_error(db: Session, data: EnterpriseIn) -> Any:
     fields, errors = parse_enterprise(
-        {k: "" if v is None else str(v) for k, v in data.model_dump().items()}
+        {k: "" if v is None else str(v) for k, v in data.model_dump().items()},
+        area_of(settings_of(db)),
     )
     if fields is None:
         raise AppError("validation_failed", fields=errors)
@@ -40,7 +43,7 @@ class EnterpriseApi(Controller):
         q: Annotated[str, QueryParameter(max_length=100)] = "",
         industry: Annotated[str, QueryParameter(max_length=32)] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0,
     ) -> EnterprisePage:
         """Enterprises the caller may see (an enterprise officer: only their own)."""
         rows, total = services.list_enterprises(
@@ -66,7 +69,7 @@ class EnterpriseApi(Controller):
         data: JSONBody[EnterpriseIn],
     ) -> EnterpriseOut:
         enterprise = services.create_enterprise(
-            db, principal, _fields_or_error(data), data.grid_id, origin
+            db, principal, _fields_or_error(db, data), data.grid_id, origin
         )
         assert enterprise.id is not None
         return EnterpriseOut.of(*services.get_enterprise(db, principal, enterprise.id))
@@ -81,7 +84,7 @@ class EnterpriseApi(Controller):
         data: JSONBody[EnterpriseIn],
     ) -> EnterpriseOut:
         services.update_enterprise(
-            db, principal, enterprise_id, _fields_or_error(data), data.grid_id, origin
+            db, principal, enterprise_id, _fields_or_error(db, data), data.grid_id, origin
         )
         return EnterpriseOut.of(*services.get_enterprise(db, principal, enterprise_id))
 

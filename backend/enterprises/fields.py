@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from backend.enterprises import credit_code
 from backend.models import Industry
+from backend.validation import Area, clean_text, position
 
 # What business-registration exports call the industries, mapped to ours.
 INDUSTRY_ALIASES: dict[str, Industry] = {
@@ -35,43 +36,29 @@ class EnterpriseFields:
     longitude: float | None
 
 
-def _coordinate(raw: str, low: float, high: float) -> tuple[float | None, bool]:
-    raw = raw.strip()
-    if not raw:
-        return None, True
-    try:
-        value = float(raw)
-    except ValueError:
-        return None, False
-    return value, low <= value <= high
-
-
-def parse_enterprise(raw: Mapping[str, str]) -> tuple[EnterpriseFields | None, dict[str, str]]:
-    """Clean fields, or None and {field: message key} for every problem found."""
+def parse_enterprise(
+    raw: Mapping[str, str], area: Area
+) -> tuple[EnterpriseFields | None, dict[str, str]]:
+    """Clean fields, or None and {field: message key} for every problem found. The position is
+    optional, but when given it must lie inside the deployment's `area`."""
     errors: dict[str, str] = {}
-    text = {key: str(raw.get(key) or "").strip() for key in (*LIMITS, "credit_code", "industry")}
-    if not text["name"]:
-        errors["name"] = "required"
-    for key, limit in LIMITS.items():
-        if len(text[key]) > limit:
-            errors[key] = "too_long"
+    text: dict[str, str] = {}
+    for key in (*LIMITS, "credit_code", "industry"):
+        text[key], problem = clean_text(raw.get(key), LIMITS.get(key, 64), required=key == "name")
+        if problem:
+            errors[key] = problem
     code = credit_code.normalise(text["credit_code"])
     code_problem = credit_code.problem(code)
-    if code_problem:
+    if code_problem and "credit_code" not in errors:
         errors["credit_code"] = code_problem
     industry = INDUSTRY_ALIASES.get(text["industry"]) or INDUSTRY_ALIASES.get(
         text["industry"].lower()
     )
     if industry is None:
         errors["industry"] = "industry"
-    latitude, lat_ok = _coordinate(str(raw.get("latitude") or ""), -90, 90)
-    longitude, lng_ok = _coordinate(str(raw.get("longitude") or ""), -180, 180)
-    if not lat_ok:
-        errors["latitude"] = "coordinate"
-    if not lng_ok:
-        errors["longitude"] = "coordinate"
-    if lat_ok and lng_ok and (latitude is None) != (longitude is None):
-        errors["latitude" if latitude is None else "longitude"] = "coordinate_pair"
+    point, problems = position(raw.get("latitude"), raw.get("longitude"), area, required=False)
+    errors.update(problems)
+    latitude, longitude = point if point else (None, None)
     if errors or industry is None:
         return None, errors
     return (

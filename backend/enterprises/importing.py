@@ -20,11 +20,13 @@ from sqlmodel import Session
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_create_enterprise_in, can_edit_enterprise
 from backend.auth.services import principal_of
+from backend.db import settings_of
 from backend.enterprises import credit_code
 from backend.enterprises.fields import EnterpriseFields, parse_enterprise
 from backend.enterprises.services import apply_fields, move_officers, publish
 from backend.errors import AppError
 from backend.models import Enterprise, Unit, UnitLevel, User, utcnow
+from backend.validation import area_of, text_problem
 
 MAX_BYTES = 10 * 1024 * 1024
 # A 10 MB XLSX can inflate to far more rows than anyone onboards at once; stop reading early.
@@ -106,8 +108,13 @@ def import_file(
     CLI, run by whoever holds the database) every grid is open."""
     principal = _principal(session, actor_id)
     rows = read_rows(filename, content)
-    existing = _existing(session, {credit_code.normalise(raw["credit_code"]) for _, raw in rows})
-    grids = _grids(session, {raw["grid_code"].strip() for _, raw in rows})
+    # A code holding a NUL is refused row by row below; PostgreSQL would refuse the lookup.
+    codes = {credit_code.normalise(raw["credit_code"]) for _, raw in rows}
+    existing = _existing(session, {code for code in codes if not text_problem(code)})
+    grids = _grids(
+        session, {g for _, raw in rows if not text_problem(g := raw["grid_code"].strip())}
+    )
+    area = area_of(settings_of(session))
     report = ImportReport(filename=filename, dry_run=dry_run)
     new: list[tuple[ImportedRow, dict[str, Any], str]] = []
     touched: list[tuple[ImportedRow, str]] = []
@@ -119,7 +126,7 @@ def import_file(
         if current is not None:
             # A column the file lacks keeps today's value instead of being wiped.
             raw = {**_text_of(current[0]), **raw}
-        fields, errors = parse_enterprise(raw)
+        fields, errors = parse_enterprise(raw, area)
         grid = _check_grid(grids, raw["grid_code"].strip(), principal, errors)
         if code in seen:
             errors.setdefault("credit_code", "import.duplicate_code")

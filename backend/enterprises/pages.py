@@ -136,7 +136,7 @@ class EnterprisePages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Response[Any]:
         try:
-            fields, errors = parse_enterprise(data)
+            fields, errors = parse_enterprise(data, request.app.state.settings.area)
             if fields is None:
                 raise AppError("validation_failed", fields=errors)
             enterprise = services.create_enterprise(db, principal, fields, _grid_id(data), origin)
@@ -181,7 +181,7 @@ class EnterprisePages(Controller):
     ) -> Response[Any]:
         enterprise, _ = services.get_enterprise(db, principal, enterprise_id)
         try:
-            fields, errors = parse_enterprise(data)
+            fields, errors = parse_enterprise(data, request.app.state.settings.area)
             if fields is None:
                 raise AppError("validation_failed", fields=errors)
             services.update_enterprise(db, principal, enterprise_id, fields, _grid_id(data), origin)

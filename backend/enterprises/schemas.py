@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from backend.auth.policy import Principal
 from backend.models import Enterprise, Unit
+from backend.validation import MAX_ID
 
 
 class EnterpriseIn(BaseModel):
@@ -17,7 +18,7 @@ class EnterpriseIn(BaseModel):
         max_length=32,
         description="hazardous_chemicals, metallurgy, dust_explosion, aluminium_processing or other",
     )
-    grid_id: int
+    grid_id: int = Field(gt=0, le=MAX_ID)
     address: str = Field("", max_length=300)
     contact_name: str = Field("", max_length=100)
     contact_phone: str = Field("", max_length=32)

@@ -134,7 +134,9 @@ class HazardPages(Controller):
         contents = [upload.file.read(MAX_UPLOAD_BYTES + 1) for upload in uploads[: MAX_PHOTOS + 1]]
         hashes = [hashlib.sha256(content).hexdigest() for content in contents]
         try:
-            fields, errors = parse_report({**raw, "photos": hashes})
+            fields, errors = parse_report(
+                {**raw, "photos": hashes}, request.app.state.settings.area
+            )
             if fields is None:
                 raise AppError("validation_failed", fields=errors)
             now = utcnow()

@@ -12,12 +12,10 @@ import msgspec
 from msgspec import Meta
 
 from backend.models import HazardCategory, Severity
+from backend.validation import MAX_ID, Area, decimal, is_id, phone_fix, text_problem
 
 MAX_PHOTOS = 9
 MAX_DESCRIPTION = 2000
-# Enterprise, key point and unit ids are INTEGER columns: a larger number names nothing, and
-# binding it would make the database refuse the statement (and with it the whole batch).
-MAX_ID = 2**31 - 1
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A phone's clock is believed within these limits; outside them the server's time is used.
 CLOCK_PAST = timedelta(days=30)
@@ -53,21 +51,12 @@ def _optional_int(value: Any) -> tuple[int | None, bool]:
     return number, is_id(number)
 
 
-def is_id(value: Any) -> bool:
-    """A positive database id (never a bool)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
-
-
 def optional_float(value: Any, low: float, high: float) -> tuple[float | None, bool]:
+    """An optional number (None or "" is none): the number, and whether it was acceptable."""
     if value in (None, ""):
         return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None, False
-    return number, low <= number <= high
+    number = decimal(value, low, high)
+    return number, number is not None
 
 
 def is_uuid(value: Any) -> bool:
@@ -104,21 +93,29 @@ class _Typed(msgspec.Struct):
     photos: Annotated[list[str], Meta(max_length=MAX_PHOTOS)] = []
 
 
-def parse_report(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str, str]]:
-    """Clean fields, or None and {field: message key} for every problem found."""
+def parse_report(raw: Mapping[str, Any], area: Area) -> tuple[ReportFields | None, dict[str, str]]:
+    """Clean fields, or None and {field: message key} for every problem found. Where the phone
+    was is optional, but a position outside the deployment's `area` is refused."""
     try:
         typed = msgspec.convert(raw, _Typed)
     except msgspec.ValidationError:
-        return _parse_slowly(raw)
+        return _parse_slowly(raw, area)
     description = _description(typed.description)
     if (
         not is_uuid(typed.id)
         or not description
         or len(description) > MAX_DESCRIPTION
+        or text_problem(description)
         or (typed.enterprise_id is None and typed.grid_id is None)
         or not all(SHA256.match(p) for p in typed.photos)
+        or (typed.latitude is None) != (typed.longitude is None)
+        or (
+            typed.latitude is not None
+            and typed.longitude is not None
+            and not area.contains(typed.latitude, typed.longitude)
+        )
     ):
-        return _parse_slowly(raw)
+        return _parse_slowly(raw, area)
     return (
         ReportFields(
             id=typed.id.lower(),
@@ -138,11 +135,10 @@ def parse_report(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str,
 
 
 def _description(value: Any) -> str:
-    # PostgreSQL text cannot hold NUL: keeping one would fail the whole batch, for ever.
-    return str(value or "").replace("\x00", "").strip()
+    return str(value or "").strip()
 
 
-def _parse_slowly(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str, str]]:
+def _parse_slowly(raw: Mapping[str, Any], area: Area) -> tuple[ReportFields | None, dict[str, str]]:
     errors: dict[str, str] = {}
     hazard_id = raw.get("id")
     if not is_uuid(hazard_id):
@@ -158,19 +154,17 @@ def _parse_slowly(raw: Mapping[str, Any]) -> tuple[ReportFields | None, dict[str
         errors["description"] = "required"
     elif len(description) > MAX_DESCRIPTION:
         errors["description"] = "too_long"
+    elif text_problem(description):
+        # PostgreSQL text cannot hold NUL, nor the CAP export other controls.
+        errors["description"] = "control_chars"
     numbers: dict[str, Any] = {}
     for key in ("enterprise_id", "key_point_id", "grid_id"):
         numbers[key], ok = _optional_int(raw.get(key))
         if not ok:
             errors[key] = "invalid"
-    for key, low, high in (
-        ("latitude", -90, 90),
-        ("longitude", -180, 180),
-        ("accuracy_m", 0, 1_000_000),
-    ):
-        numbers[key], ok = optional_float(raw.get(key), low, high)
-        if not ok:
-            errors[key] = "coordinate" if key != "accuracy_m" else "invalid"
+    fix, problems = phone_fix(raw, area)
+    errors.update(problems)
+    numbers["latitude"], numbers["longitude"], numbers["accuracy_m"] = fix
     photos = raw.get("photos") or []
     if (
         not isinstance(photos, list | tuple)

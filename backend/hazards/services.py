@@ -22,11 +22,12 @@ from backend.auth.policy import (
 from backend.db import planned_for_values
 from backend.escalation.clocks import Policies, starting_values
 from backend.escalation.policy import Policy
-from backend.hazards.rules import ReportFields, believed_time, is_id
+from backend.hazards.rules import ReportFields, believed_time
 from backend.models import CheckIn, Enterprise, Hazard, HazardState, KeyPoint, Unit, UnitLevel
 from backend.offline import changes
 from backend.offline.entities import hazard_data
 from backend.risk import services as risk
+from backend.validation import is_id
 from sync import Rejected, Write
 
 # A check-in farther than this from the enterprise's recorded position is flagged (not refused).

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.hazards.rules import is_id
 from backend.incidents import responder
 from backend.offline.mutations import BackendContext, registry
 from backend.tasks.mutations import _origin, _text, _uuid
+from backend.validation import is_id
 from sync import Mutation, Rejected
 from sync.registry import Plan
 

@@ -14,14 +14,15 @@ from sqlmodel import Session
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.hazards.rules import is_id
 from backend.incidents import queries, responder, services
-from backend.incidents.services import COMMANDERS, Report, TaskEdit
+from backend.incidents.services import COMMANDERS, TaskEdit
 from backend.models import IncidentState, UnitLevel, utcnow
+from backend.offline import changes
 from backend.plans.policy import INCIDENT_TYPES, SCALES
-from backend.tasks.answers import act, origin_of
+from backend.tasks.answers import act, origin_of, refused
 from backend.units.services import units_under
-from backend.web import page
+from backend.validation import identifier
+from backend.web import after_change, page
 from sync import Rejected, Write
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
@@ -32,19 +33,35 @@ def _text(data: dict[str, str | list[str]], key: str) -> str:
     return value[0] if isinstance(value, list) and value else str(value or "")
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _ids(data: dict[str, str | list[str]], key: str) -> tuple[int, ...]:
     value = data.get(key, [])
     values = value if isinstance(value, list) else [value]
-    if not all(v.isdigit() and is_id(int(v)) for v in values):
-        raise Rejected("loop.not_assignable")
-    return tuple(int(v) for v in values)
+    ids = [identifier(v) for v in values]
+    if None in ids:
+        raise Rejected("validation_failed", fields={key: "invalid"})
+    return tuple(i for i in ids if i is not None)
+
+
+def _index(
+    request: Request[Any, Any, Any],
+    db: Session,
+    principal: Principal,
+    form: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response[Any]:
+    if principal.is_enterprise:
+        raise AppError("forbidden")
+    context = {
+        "incidents": queries.incidents(db, principal),
+        "may_report": principal.role in COMMANDERS,
+        "types": INCIDENT_TYPES,
+        "scales": SCALES,
+        "units": [u for u in units_under(db, principal) if u.level != UnitLevel.CITY],
+        "form": form,
+        "errors": errors,
+    }
+    return page(request, "incidents/index.html", context, status_code=status_code)
 
 
 def _local(url: str, fallback: str) -> str:
@@ -63,16 +80,7 @@ class IncidentPages(Controller):
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
     ) -> Response[Any]:
-        if principal.is_enterprise:
-            raise AppError("forbidden")
-        context = {
-            "incidents": queries.incidents(db, principal),
-            "may_report": principal.role in COMMANDERS,
-            "types": INCIDENT_TYPES,
-            "scales": SCALES,
-            "units": [u for u in units_under(db, principal) if u.level != UnitLevel.CITY],
-        }
-        return page(request, "incidents/index.html", context)
+        return _index(request, db, principal, {}, {})
 
     @post("/", sync_to_thread=True)
     def report(
@@ -82,22 +90,21 @@ class IncidentPages(Controller):
         principal: NamedDependency[Principal],
         data: Form,
     ) -> Response[Any]:
+        """A mistake brings the form back (422) with what was typed and a note on each field."""
         incident_id = str(uuid.uuid4())
-        scale, unit = _text(data, "scale"), _text(data, "unit_id")
-        fields = Report(
-            incident_type=_text(data, "incident_type"),
-            latitude=_number(_text(data, "latitude")),
-            longitude=_number(_text(data, "longitude")),
-            scale=int(scale) if scale.isdigit() and len(scale) < 3 else 0,
-            description=_text(data, "description"),
-            unit_id=int(unit) if unit.isdigit() and is_id(int(unit)) else None,
-        )
-        return act(
-            request,
-            db,
-            lambda: services.report(db, principal, fields, utcnow(), incident_id),
-            f"/incidents/{incident_id}",
-        )
+        form = {key: _text(data, key) for key in data}
+        fields, errors = services.read_report(form, request.app.state.settings.area)
+        if fields is not None:
+            try:
+                changes.store(db, services.report(db, principal, fields, utcnow(), incident_id))
+                db.commit()
+                return after_change(request, f"/incidents/{incident_id}")
+            except Rejected as refusal:
+                db.rollback()
+                if refusal.code != "validation_failed":
+                    return refused(request, refusal)
+                errors = refusal.params.get("fields") or {}
+        return _index(request, db, principal, form, errors, status_code=422)
 
     @get("/{incident_id:str}", sync_to_thread=True)
     def detail(
@@ -134,9 +141,10 @@ class IncidentPages(Controller):
         plan = _text(data, "plan_id")
 
         def run() -> list[Write]:
-            if not (plan.isdigit() and is_id(int(plan))):
+            plan_id = identifier(plan)
+            if plan_id is None:
                 raise Rejected("incident.plan_not_matching")
-            return services.choose_plan(db, principal, incident_id, int(plan), utcnow())
+            return services.choose_plan(db, principal, incident_id, plan_id, utcnow())
 
         return act(request, db, run, f"/incidents/{incident_id.lower()}")
 

@@ -5,6 +5,7 @@ every task. Refusals are `Rejected` with a stable code, as in the loop (backend/
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +34,14 @@ from backend.models import (
 from backend.offline import changes
 from backend.plans.policy import INCIDENT_TYPES, SCALES, ancestor_path, matching, radius_m
 from backend.timezone import format_local, zone_for
+from backend.validation import (
+    Area,
+    clean_text,
+    identifier,
+    position,
+    text_problem,
+    whole_number,
+)
 from sync import Rejected, Write
 
 COMMANDERS = frozenset({Role.DISTRICT_OFFICER, Role.CITY_OFFICER})
@@ -65,26 +74,34 @@ def get(
 @dataclass(frozen=True)
 class Report:
     incident_type: str
-    latitude: float | None
-    longitude: float | None
+    latitude: float
+    longitude: float
     scale: int
     description: str
-    unit_id: int | None
+    unit_id: int
 
 
-def _check(report: Report) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    if report.incident_type not in INCIDENT_TYPES:
-        fields["incident_type"] = "choice"
-    if report.latitude is None or not -90 <= report.latitude <= 90:
-        fields["latitude"] = "coordinate"
-    if report.longitude is None or not -180 <= report.longitude <= 180:
-        fields["longitude"] = "coordinate"
-    if report.scale not in SCALES:
-        fields["scale"] = "choice"
-    if len(report.description) > MAX_TEXT:
-        fields["description"] = "too_long"
-    return fields
+def read_report(form: Mapping[str, str], area: Area) -> tuple[Report | None, dict[str, str]]:
+    """The report form's fields, or the problems by field (`fields.*` codes). Pure: whether the
+    unit is the commander's is `report`'s to say."""
+    errors: dict[str, str] = {}
+    incident_type = form.get("incident_type", "")
+    if incident_type not in INCIDENT_TYPES:
+        errors["incident_type"] = "choice"
+    point, problems = position(form.get("latitude"), form.get("longitude"), area)
+    errors.update(problems)
+    scale = whole_number(form.get("scale"), min(SCALES), max(SCALES))
+    if scale is None:
+        errors["scale"] = "choice"
+    description, problem = clean_text(form.get("description"), MAX_TEXT)
+    if problem:
+        errors["description"] = problem
+    unit_id = identifier(form.get("unit_id"))
+    if unit_id is None:
+        errors["unit_id"] = "choice"
+    if errors or point is None or scale is None:
+        return None, errors
+    return Report(incident_type, point[0], point[1], scale, description, unit_id), {}
 
 
 def active_plans(session: Session) -> list[Plan]:
@@ -96,15 +113,9 @@ def report(
 ) -> list[Write]:
     """A draft incident with the proposed plan, its radius and the drafted tasks."""
     require_commander(principal)
-    errors = _check(fields)
-    unit = session.get(Unit, fields.unit_id) if fields.unit_id else None
+    unit = session.get(Unit, fields.unit_id)
     if unit is None or not unit.path.startswith(principal.unit_path):
-        errors["unit_id"] = "choice"
-    if errors:
-        raise Rejected("validation_failed", fields=errors)
-    assert unit is not None
-    assert fields.latitude is not None
-    assert fields.longitude is not None
+        raise Rejected("validation_failed", fields={"unit_id": "choice"})
     plans = matching(active_plans(session), fields.incident_type)
     plan = plans[0] if plans else None
     session.execute(
@@ -279,6 +290,8 @@ def edit_task(
     draft = session.get(IncidentTask, task_id.lower()[:36])
     if draft is None or draft.incident_id != incident.id:
         raise Rejected("loop.not_found")
+    if text_problem(edit.instructions):
+        raise Rejected("validation_failed", fields={"instructions": "control_chars"})
     if len(edit.instructions) > MAX_TEXT:
         raise Rejected("loop.too_long")
     allowed = {row[0] for row in candidates(session, incident)}

@@ -15,9 +15,10 @@ from sqlmodel import Session
 from backend.audit import Origin
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.hazards.rules import SHA256, is_id, is_uuid
+from backend.hazards.rules import SHA256, is_uuid
 from backend.inspections import services
 from backend.models import CheckIn, Inspection
+from backend.validation import is_id
 from sync import Rejected
 
 # More results than any checklist has items is not an inspection: refused before looking.

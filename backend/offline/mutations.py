@@ -10,10 +10,12 @@ from typing import Any
 from backend.audit import Origin
 from backend.auth.policy import Principal
 from backend.codes.scanned import judge_scanned, note_scanned
-from backend.hazards.rules import believed_time, is_id, is_uuid, optional_float, parse_report
+from backend.db import settings_of
+from backend.hazards.rules import believed_time, is_uuid, parse_report
 from backend.hazards.services import Lookups, plan_check_in, plan_report
 from backend.inspections.sent import record_sent
 from backend.models import CheckIn
+from backend.validation import area_of, is_id, phone_fix
 from sync import Mutation, MutationRegistry, Rejected, RetryLater
 from sync.registry import Plan
 
@@ -63,7 +65,7 @@ def _context(context: Any) -> BackendContext:
 @registry.register("hazard.report", plans_only=True)
 def report_hazard(context: Any, mutation: Mutation) -> Plan:
     ctx = _context(context)
-    fields, errors = parse_report(mutation.args)
+    fields, errors = parse_report(mutation.args, area_of(settings_of(ctx.lookups.session)))
     if fields is None:
         raise Rejected("validation_failed", fields=errors)
     writes = plan_report(
@@ -93,22 +95,15 @@ def check_in(context: Any, mutation: Mutation) -> Plan:
         enterprise_id = scanned.enterprise_id
     if not is_uuid(args.get("id")) or not is_id(enterprise_id):
         raise Rejected("validation_failed")
-    position = []
-    for key, low, high in (
-        ("latitude", -90, 90),
-        ("longitude", -180, 180),
-        ("accuracy_m", 0, 1_000_000),
-    ):
-        value, ok = optional_float(args.get(key), low, high)
-        if not ok:
-            raise Rejected("validation_failed", fields={key: "coordinate"})
-        position.append(value)
+    position, errors = phone_fix(args, area_of(settings_of(ctx.lookups.session)))
+    if errors:
+        raise Rejected("validation_failed", fields=errors)
     writes = plan_check_in(
         ctx.lookups,
         ctx.principal,
         str(args["id"]).lower(),
         enterprise_id,
-        (position[0], position[1], position[2]),
+        position,
         mutation.at,
         ctx.now,
         ctx.client_id,

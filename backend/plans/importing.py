@@ -12,9 +12,12 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
+from backend.db import settings_of
 from backend.models import ProtectionTarget, Unit
 from backend.plans.policy import TARGET_KINDS
+from backend.validation import area_of, clean_text, position, text_problem
 
+_CONTROL = "control_chars"
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 REQUIRED = ("kind", "name", "latitude", "longitude", "unit_code")
@@ -61,14 +64,6 @@ def _decode(content: bytes) -> str | None:
     return None
 
 
-def _float(text: str, low: float, high: float) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if low <= value <= high else None
-
-
 def import_targets(session: Session, principal: Principal, content: bytes) -> TargetImport:
     """Validate all rows, then write them in one go (the caller commits), or write nothing."""
     report = TargetImport()
@@ -99,33 +94,36 @@ def import_targets(session: Session, principal: Principal, content: bytes) -> Ta
     if not raw_rows:
         report.problem = "empty"
         return report
-    codes = {raw.get("unit_code", "") for _, raw in raw_rows}
+    # A code holding a NUL names no unit, and PostgreSQL would refuse the whole lookup.
+    codes = {code for _, raw in raw_rows if not text_problem(code := raw.get("unit_code", ""))}
+    area = area_of(settings_of(session))
     units = dict(session.execute(select(Unit.code, Unit.path).where(Unit.code.in_(codes))).all())
     rows: list[dict[str, object]] = []
     seen: set[tuple[str, str]] = set()
     for line, raw in raw_rows:
         kind = KIND_NAMES.get(raw.get("kind", ""), raw.get("kind", "").lower())
-        name = raw.get("name", "")
+        name, problem = clean_text(raw.get("name", ""), 200, required=True)
         errors = []
         if kind not in TARGET_KINDS:
             errors.append(RowError(line, "kind", "kind"))
-        if not name or len(name) > 200:
-            errors.append(RowError(line, "name", "name"))
+        if problem:
+            errors.append(
+                RowError(line, "name", "control_chars" if problem == _CONTROL else "name")
+            )
         elif (kind, name) in seen:
             errors.append(RowError(line, "name", "duplicate"))
         seen.add((kind, name))
-        lat = _float(raw.get("latitude", ""), -90, 90)
-        lon = _float(raw.get("longitude", ""), -180, 180)
-        if lat is None:
-            errors.append(RowError(line, "latitude", "coordinate"))
-        if lon is None:
-            errors.append(RowError(line, "longitude", "coordinate"))
+        point, problems = position(raw.get("latitude", ""), raw.get("longitude", ""), area)
+        for column, code in problems.items():
+            errors.append(RowError(line, column, code if code == "out_of_area" else "coordinate"))
+        lat, lon = point or (None, None)
         path = units.get(raw.get("unit_code", ""))
         if path is None or not str(path).startswith(principal.unit_path):
             # A unit outside the importer's area reads as unknown: it is not theirs to fill.
             errors.append(RowError(line, "unit_code", "unit"))
-        if len(raw.get("address", "")) > 300:
-            errors.append(RowError(line, "address", "too_long"))
+        address, problem = clean_text(raw.get("address", ""), 300)
+        if problem:
+            errors.append(RowError(line, "address", problem))
         report.errors += errors
         if not errors:
             rows.append(
@@ -134,7 +132,7 @@ def import_targets(session: Session, principal: Principal, content: bytes) -> Ta
                     "name": name,
                     "latitude": lat,
                     "longitude": lon,
-                    "address": raw.get("address", ""),
+                    "address": address,
                     "unit_path": path,
                 }
             )

@@ -29,7 +29,7 @@ from backend.plans import importing, services
 from backend.plans.policy import INCIDENT_TYPES, TARGET_KINDS, UNIT_LEVELS
 from backend.plans.services import PlanInput, TemplateInput
 from backend.tasks.answers import act, refused
-from backend.web import after_change, page
+from backend.web import after_change, page, wants_fragment
 from sync import Rejected
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
@@ -61,6 +61,58 @@ def _manager(principal: Principal) -> None:
         raise AppError("forbidden")
 
 
+def _index_context(db: Session) -> dict[str, Any]:
+    plans = db.execute(select(Plan).order_by(Plan.active.desc(), Plan.name)).scalars().all()
+    return {"plans": plans, "types": INCIDENT_TYPES, "kinds": TARGET_KINDS}
+
+
+def _detail_context(db: Session, plan_id: int) -> dict[str, Any]:
+    plan = db.get(Plan, plan_id)
+    if plan is None:
+        raise AppError("not_found")
+    roles = (
+        db.execute(
+            select(PlanRole).where(PlanRole.plan_id == plan_id).order_by(PlanRole.sort, PlanRole.id)
+        )
+        .scalars()
+        .all()
+    )
+    context = {
+        "plan": plan,
+        "roles": roles,
+        "role_titles": {r.id: r.title for r in roles},
+        "templates": db.execute(
+            select(PlanTaskTemplate)
+            .where(PlanTaskTemplate.plan_id == plan_id)
+            .order_by(PlanTaskTemplate.role_id, PlanTaskTemplate.id)
+        )
+        .scalars()
+        .all(),
+        "plan_kinds": set(
+            db.execute(
+                select(PlanTargetKind.kind).where(PlanTargetKind.plan_id == plan_id)
+            ).scalars()
+        ),
+        "types": INCIDENT_TYPES,
+        "kinds": TARGET_KINDS,
+        "levels": UNIT_LEVELS,
+        "positions": services.POSITIONS,
+    }
+    return context
+
+
+def _mistake(request: Request[Any, Any, Any], refusal: Rejected) -> bool:
+    """A field to correct on a plain form: the page comes back with what was typed. htmx keeps
+    the form on screen and gets the notes in its result block instead (`refused`)."""
+    return refusal.code == "validation_failed" and not wants_fragment(request)
+
+
+def _typed(data: dict[str, str | list[str]], refusal: Rejected) -> dict[str, Any]:
+    typed: dict[str, Any] = {key: _text(data, key) for key in data}
+    typed |= {key: _list(data, key) for key in ("incident_types", "target_kinds")}
+    return {"typed": typed, "errors": refusal.params.get("fields") or {}}
+
+
 @dataclass
 class ImportForm:
     file: UploadFile | None = None
@@ -79,9 +131,7 @@ class PlanPages(Controller):
         principal: NamedDependency[Principal],
     ) -> Response[Any]:
         _manager(principal)
-        plans = db.execute(select(Plan).order_by(Plan.active.desc(), Plan.name)).scalars().all()
-        context = {"plans": plans, "types": INCIDENT_TYPES, "kinds": TARGET_KINDS}
-        return page(request, "plans/index.html", context)
+        return page(request, "plans/index.html", _index_context(db))
 
     @post("/", sync_to_thread=True)
     def create(
@@ -97,7 +147,10 @@ class PlanPages(Controller):
             db.commit()
         except Rejected as refusal:
             db.rollback()
-            return refused(request, refusal)
+            if not _mistake(request, refusal):
+                return refused(request, refusal)
+            context = {**_index_context(db), **_typed(data, refusal)}
+            return page(request, "plans/index.html", context, status_code=422)
         return after_change(request, f"/plans/{plan_id}")
 
     @get("/{plan_id:int}", sync_to_thread=True)
@@ -109,40 +162,7 @@ class PlanPages(Controller):
         plan_id: FromPath[int],
     ) -> Response[Any]:
         _manager(principal)
-        plan = db.get(Plan, plan_id)
-        if plan is None:
-            raise AppError("not_found")
-        roles = (
-            db.execute(
-                select(PlanRole)
-                .where(PlanRole.plan_id == plan_id)
-                .order_by(PlanRole.sort, PlanRole.id)
-            )
-            .scalars()
-            .all()
-        )
-        context = {
-            "plan": plan,
-            "roles": roles,
-            "role_titles": {r.id: r.title for r in roles},
-            "templates": db.execute(
-                select(PlanTaskTemplate)
-                .where(PlanTaskTemplate.plan_id == plan_id)
-                .order_by(PlanTaskTemplate.role_id, PlanTaskTemplate.id)
-            )
-            .scalars()
-            .all(),
-            "plan_kinds": set(
-                db.execute(
-                    select(PlanTargetKind.kind).where(PlanTargetKind.plan_id == plan_id)
-                ).scalars()
-            ),
-            "types": INCIDENT_TYPES,
-            "kinds": TARGET_KINDS,
-            "levels": UNIT_LEVELS,
-            "positions": services.POSITIONS,
-        }
-        return page(request, "plans/detail.html", context)
+        return page(request, "plans/detail.html", _detail_context(db, plan_id))
 
     @post("/{plan_id:int}", sync_to_thread=True)
     def update(
@@ -153,12 +173,18 @@ class PlanPages(Controller):
         plan_id: FromPath[int],
         data: Form,
     ) -> Response[Any]:
-        return act(
-            request,
-            db,
-            lambda: services.save_plan(db, principal, plan_id, _plan_input(data), utcnow())[1],
-            f"/plans/{plan_id}",
-        )
+        try:
+            changes.store(
+                db, services.save_plan(db, principal, plan_id, _plan_input(data), utcnow())[1]
+            )
+            db.commit()
+        except Rejected as refusal:
+            db.rollback()
+            if not _mistake(request, refusal):
+                return refused(request, refusal)
+            context = {**_detail_context(db, plan_id), **_typed(data, refusal)}
+            return page(request, "plans/detail.html", context, status_code=422)
+        return after_change(request, f"/plans/{plan_id}")
 
     @post("/{plan_id:int}/roles", sync_to_thread=True)
     def add_role(

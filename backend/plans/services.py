@@ -22,6 +22,7 @@ from backend.models import (
 )
 from backend.offline import changes
 from backend.plans.policy import INCIDENT_TYPES, MAX_RADIUS_M, TARGET_KINDS, UNIT_LEVELS
+from backend.validation import clean_text, identifier, whole_number
 from sync import Rejected, Write
 
 PLAN_MANAGERS = frozenset({Role.ADMIN, Role.CITY_OFFICER})
@@ -39,15 +40,16 @@ def _require(principal: Principal) -> None:
 
 
 def _whole(text: str, low: int, high: int, name: str) -> int:
-    if not text.strip().isdigit() or not low <= int(text) <= high:
+    number = whole_number(text, low, high)
+    if number is None:
         raise Rejected("validation_failed", fields={name: "range"})
-    return int(text)
+    return number
 
 
 def _name(text: str, name: str, limit: int) -> str:
-    text = text.strip()
-    if not text or len(text) > limit:
-        raise Rejected("validation_failed", fields={name: "required"})
+    text, problem = clean_text(text, limit, required=True)
+    if problem:
+        raise Rejected("validation_failed", fields={name: problem})
     return text
 
 
@@ -185,7 +187,7 @@ def add_template(
     session: Session, principal: Principal, plan_id: int, form: TemplateInput, now: datetime
 ) -> list[Write]:
     plan = _plan(session, principal, plan_id)
-    role_id = int(form.role_id) if form.role_id.isdigit() and len(form.role_id) < 10 else 0
+    role_id = identifier(form.role_id)
     role = session.get(PlanRole, role_id) if role_id else None
     if role is None or role.plan_id != plan_id:
         raise Rejected("validation_failed", fields={"role_id": "choice"})
@@ -194,8 +196,9 @@ def add_template(
         ("manual", form.manual),
         ("risk_tips", form.risk_tips),
     ):
-        if len(text) > MAX_TEXT:
-            raise Rejected("validation_failed", fields={name: "too_long"})
+        problem = clean_text(text, MAX_TEXT)[1]
+        if problem:
+            raise Rejected("validation_failed", fields={name: problem})
     accept = _whole(form.accept_minutes, 1, 7 * 24 * 60, "accept_minutes")
     session.add(
         PlanTaskTemplate(

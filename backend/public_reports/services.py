@@ -32,6 +32,7 @@ from backend.public_reports.policy import (
     sees_public_report,
 )
 from backend.settings import Settings
+from backend.validation import text_problem
 
 MIN_DESCRIPTION = 5
 MAX_DESCRIPTION = 1000
@@ -55,7 +56,9 @@ def parse_report(form: Mapping[str, str]) -> ReportInput:
     if category not in set(PublicReportCategory):
         errors["category"] = "required"
     description = " ".join(form.get("description", "").split())
-    if len(description) < MIN_DESCRIPTION:
+    if text_problem(description):
+        errors["description"] = "control_chars"
+    elif len(description) < MIN_DESCRIPTION:
         errors["description"] = "public_report.too_short"
     elif len(description) > MAX_DESCRIPTION:
         errors["description"] = "too_long"

@@ -67,6 +67,8 @@ def refused(request: Request[Any, Any, Any], refusal: Rejected) -> Response[Any]
         "code": refusal.code,
         "message": t(f"errors.{refusal.code}", **params),
         "status": status,
+        # Which fields were wrong, for an answer that does not re-render its form.
+        "fields": refusal.params.get("fields") or {},
     }
     if status == 404:
         raise AppError("not_found")

@@ -22,7 +22,7 @@ from backend.errors import AppError
 from backend.escalation import manual
 from backend.escalation.manual import Request as ApprovalAsk
 from backend.escalation.pages import escalation_context
-from backend.hazards.rules import MAX_PHOTOS, is_id, is_uuid
+from backend.hazards.rules import MAX_PHOTOS, is_uuid
 from backend.incidents import queries as incident_queries
 from backend.models import ApprovalKind, Hazard, HazardState, Role, Severity, UnitLevel, utcnow
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
@@ -31,6 +31,7 @@ from backend.tasks.answers import act, origin_of, parse_deadline, refused
 from backend.tasks.rules import DISPATCHERS, Action, allowed_actions, default_deadlines
 from backend.tasks.services import Assignment, Evidence, Origin
 from backend.units.services import units_under
+from backend.validation import is_id
 from backend.web import page, zone_of
 from sync import Rejected, Write
 

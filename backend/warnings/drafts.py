@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.models import WarningLevel
 from backend.timezone import from_local_input
+from backend.validation import Area, clean_text
 from backend.warnings.services import Draft
 from backend.warnings.targeting import parse_targeting
 
@@ -25,19 +26,28 @@ def _text(form: Mapping[str, Any], key: str) -> str:
     return (value[0] if isinstance(value, list) and value else str(value or "")).strip()
 
 
+def _check(
+    errors: dict[str, str], form: Mapping[str, Any], key: str, limit: int, *, required: bool
+) -> str:
+    """The field's text; a problem noted under `key` (a control character has its own note)."""
+    text, problem = clean_text(_text(form, key), limit, required=required)
+    if problem:
+        errors[key] = (
+            f"fields.{problem}" if problem == "control_chars" else f"warnings.errors.{key}"
+        )
+    return text
+
+
 def parse_draft(
-    form: Mapping[str, Any], now: datetime, where: tzinfo
+    form: Mapping[str, Any], now: datetime, where: tzinfo, area: Area
 ) -> tuple[Draft | None, dict[str, str]]:
-    """`valid_until` is wall-clock time in `where` (the deployment's zone), as the form shows."""
-    targeting, errors = parse_targeting(form)
-    title, body = _text(form, "title"), _text(form, "body")
-    instructions, level = _text(form, "instructions"), _text(form, "level")
-    if not title or len(title) > MAX_TITLE:
-        errors["title"] = "warnings.errors.title"
-    if not body or len(body) > MAX_BODY:
-        errors["body"] = "warnings.errors.body"
-    if len(instructions) > MAX_INSTRUCTIONS:
-        errors["instructions"] = "warnings.errors.instructions"
+    """`valid_until` is wall-clock time in `where` (the deployment's zone), as the form shows;
+    a "near a point" criterion lies inside `area`."""
+    targeting, errors = parse_targeting(form, area)
+    title = _check(errors, form, "title", MAX_TITLE, required=True)
+    body = _check(errors, form, "body", MAX_BODY, required=True)
+    instructions = _check(errors, form, "instructions", MAX_INSTRUCTIONS, required=False)
+    level = _text(form, "level")
     if level not in set(WarningLevel):
         errors["level"] = "warnings.errors.level"
     valid_until = from_local_input(_text(form, "valid_until"), where)
@@ -54,7 +64,8 @@ def parse_draft(
 
 def parse_reason(form: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """The cancel form's reason: required, one short line."""
-    reason = " ".join(_text(form, "reason").split())
-    if not reason or len(reason) > MAX_REASON:
-        return None, {"reason": "warnings.errors.reason"}
+    errors: dict[str, str] = {}
+    reason = " ".join(_check(errors, form, "reason", MAX_REASON, required=True).split())
+    if errors:
+        return None, errors
     return reason, {}

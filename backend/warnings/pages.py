@@ -143,7 +143,7 @@ class WarningPages(Controller):
     ) -> Response[Any]:
         """How many people and devices the criteria reach; htmx swaps in only that block."""
         _sender_only(principal)
-        targeting, errors = parse_targeting(data)
+        targeting, errors = parse_targeting(data, request.app.state.settings.area)
         if units_outside(db, principal.unit_path, targeting):
             errors["units"] = "warnings.errors.unit"
         counted = None if errors else reach(db, principal.unit_path, targeting)
@@ -160,7 +160,9 @@ class WarningPages(Controller):
         data: Form,
     ) -> Response[Any]:
         _sender_only(principal)
-        draft, errors = parse_draft(data, utcnow(), zone_of(request))
+        draft, errors = parse_draft(
+            data, utcnow(), zone_of(request), request.app.state.settings.area
+        )
         if draft is not None and units_outside(db, principal.unit_path, draft.targeting):
             draft, errors = None, {"units": "warnings.errors.unit"}
         if draft is not None:

@@ -33,6 +33,7 @@ from backend.models import (
     Unit,
     User,
 )
+from backend.validation import Area, decimal, identifier, position
 
 MAX_RADIUS_KM = 50.0
 EARTH_RADIUS_KM = 6371.0088
@@ -93,19 +94,12 @@ def _many(form: Mapping[str, Any], key: str) -> list[str]:
     return [str(v).strip() for v in values if str(v).strip()]
 
 
-def _number(text: str, low: float, high: float) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and low <= value <= high else None
-
-
-def parse_targeting(form: Mapping[str, Any]) -> tuple[Targeting, dict[str, str]]:
-    """The criteria of the compose form, and the errors by field (message keys)."""
+def parse_targeting(form: Mapping[str, Any], area: Area) -> tuple[Targeting, dict[str, str]]:
+    """The criteria of the compose form, and the errors by field (message keys); "near a point"
+    must be a point inside the deployment's `area`."""
     errors: dict[str, str] = {}
-    units = _many(form, "units")
-    if not all(u.isdigit() and 0 < int(u) < 2**31 for u in units):
+    unit_ids = [identifier(u) for u in _many(form, "units")]
+    if None in unit_ids:
         errors["units"] = "warnings.errors.unit"
     roles = _many(form, "roles")
     if not set(roles) <= set(TARGET_ROLES):
@@ -119,17 +113,17 @@ def parse_targeting(form: Mapping[str, Any]) -> tuple[Targeting, dict[str, str]]
     near = None
     texts = [str(form.get(key, "")).strip() for key in ("latitude", "longitude", "radius_km")]
     if any(texts):
-        latitude = _number(texts[0], -90, 90)
-        longitude = _number(texts[1], -180, 180)
-        radius = _number(texts[2], 0, MAX_RADIUS_KM)
-        if latitude is None or longitude is None:
-            errors["latitude"] = "warnings.errors.coordinate"
+        point, problems = position(texts[0], texts[1], area)
+        radius = decimal(texts[2], 0, MAX_RADIUS_KM)
+        if problems:
+            out = "out_of_area" in problems.values()
+            errors["latitude"] = "fields.out_of_area" if out else "warnings.errors.coordinate"
         if radius is None or radius <= 0:
             errors["radius_km"] = "warnings.errors.radius"
-        if latitude is not None and longitude is not None and radius:
-            near = Near(latitude, longitude, radius)
+        if point is not None and radius:
+            near = Near(point[0], point[1], radius)
     targeting = Targeting(
-        unit_ids=tuple(sorted({int(u) for u in units})) if "units" not in errors else (),
+        unit_ids=tuple(sorted({u for u in unit_ids if u is not None})),
         roles=tuple(sorted(set(roles))),
         industries=tuple(sorted(set(industries))),
         colours=tuple(sorted(set(colours))),

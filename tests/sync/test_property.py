@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from backend.models import Enterprise, Hazard, SyncMutation
 from backend.offline import changes
+from backend.validation import text_problem
 from tests.conftest import sign_in_http
 from tests.sync.conftest import (
     JIANGAN_GRID,
@@ -120,7 +121,8 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _judge(self, phone: Phone, mutation: dict[str, Any]) -> tuple[str, str]:
         args = mutation["args"]
-        if not args["description"].replace("\x00", "").strip():
+        # A control character (NUL among them) inside the text is refused, never dropped.
+        if not args["description"].strip() or text_problem(args["description"].strip()):
             return "rejected", "validation_failed"
         hazard_id = args["id"].lower()
         if hazard_id in self.hazards:
@@ -131,7 +133,7 @@ class SyncMachine(RuleBasedStateMachine):
             phone.client_id,
             mutation["id"],
             self.world.grid[phone.user],
-            args["description"].replace("\x00", "").strip(),
+            args["description"].strip(),
         )
         return "applied", ""
 

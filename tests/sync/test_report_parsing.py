@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from backend.hazards import rules
 from backend.models import HazardCategory, Severity
+from backend.validation import MAX_ID, WUHAN
 
 SHA = "ab" * 32
 FIELDS = (
@@ -34,7 +35,7 @@ anything = st.one_of(
     st.just(""),
     st.booleans(),
     st.integers(min_value=-3, max_value=3),
-    st.sampled_from([rules.MAX_ID, rules.MAX_ID + 1, 2**70, 91, 181, 1_000_001]),
+    st.sampled_from([MAX_ID, MAX_ID + 1, 2**70, 91, 181, 1_000_001]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([30.5, -90.0, 180.0, 3.0, 0.0]),
     st.sampled_from([s.value for s in Severity] + [c.value for c in HazardCategory]),
@@ -77,7 +78,7 @@ EDGES: dict[str, st.SearchStrategy[Any]] = {
         [" \x00 ", "a\x00b", "x" * rules.MAX_DESCRIPTION, "x" * (rules.MAX_DESCRIPTION + 1), 5]
     ),
     "photos": st.lists(st.sampled_from([SHA, SHA.upper(), SHA + "\n", "cd" * 32]), max_size=10),
-    "enterprise_id": st.sampled_from([None, 0, rules.MAX_ID + 1, 3.0, "3", float("inf")]),
+    "enterprise_id": st.sampled_from([None, 0, MAX_ID + 1, 3.0, "3", float("inf")]),
     "grid_id": st.sampled_from([None, 1, -1]),
     "latitude": st.sampled_from([90, 90.5, float("nan"), "30"]),
 }
@@ -96,18 +97,18 @@ def test_the_quick_check_answers_as_the_field_by_field_one(
     changed: dict[str, Any], dropped: set[str]
 ) -> None:
     raw = {key: value for key, value in {**good, **changed}.items() if key not in dropped}
-    assert rules.parse_report(raw) == rules._parse_slowly(raw)
+    assert rules.parse_report(raw, WUHAN) == rules._parse_slowly(raw, WUHAN)
 
 
 def test_a_good_report_takes_the_quick_check() -> None:
-    fields, errors = rules.parse_report(good)
+    fields, errors = rules.parse_report(good, WUHAN)
     assert errors == {}
     assert fields is not None
     assert fields.severity is Severity.MAJOR
     assert fields.description == "灭火器过期"
     assert fields.latitude == 30.0
     assert fields.photos == (SHA, "cd" * 32)
-    assert (fields, errors) == rules._parse_slowly(good)
+    assert (fields, errors) == rules._parse_slowly(good, WUHAN)
 
 
 EDGE_CASES: list[dict[str, Any]] = [
@@ -122,7 +123,7 @@ EDGE_CASES: list[dict[str, Any]] = [
     {"enterprise_id": None},
     {"enterprise_id": None, "grid_id": 3},
     {"enterprise_id": float("inf")},
-    {"enterprise_id": rules.MAX_ID + 1},
+    {"enterprise_id": MAX_ID + 1},
     {"latitude": float("nan")},
     {"latitude": True},
 ]
@@ -131,4 +132,4 @@ EDGE_CASES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("changed", EDGE_CASES, ids=[str(sorted(c)) for c in EDGE_CASES])
 def test_edge_cases_answer_alike(changed: dict[str, Any]) -> None:
     raw = {**good, **changed}
-    assert rules.parse_report(raw) == rules._parse_slowly(raw)
+    assert rules.parse_report(raw, WUHAN) == rules._parse_slowly(raw, WUHAN)
