@@ -189,7 +189,12 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     template = "_error.html" if wants_fragment(request) else "error.html"
     return Template(
         template_name=template,
-        context={"code": code, "message": message, "status": status},
+        context={
+            "code": code,
+            "message": message,
+            "status": status,
+            "fields": {item["field"]: item["code"] for item in fields},
+        },
         status_code=status,
         headers=headers,
     )

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sync import Rejected
+
 # Enterprise, unit, plan and user ids are INTEGER columns.
 MAX_ID = 2**31 - 1
 # What XML 1.0 and PostgreSQL text cannot carry (tab, LF and CR excepted).
@@ -39,6 +41,13 @@ def is_id(value: Any) -> bool:
 def text_problem(value: str) -> str | None:
     """`control_chars` when the text holds a character no database or export can keep."""
     return "control_chars" if _FORBIDDEN.search(value) else None
+
+
+def refuse_control_chars(field: str, text: str) -> None:
+    """For the services whose refusals are `sync.Rejected` (a page's answer and a sync
+    mutation's alike): validation_failed naming the field."""
+    if _FORBIDDEN.search(text):
+        raise Rejected("validation_failed", fields={field: "control_chars"})
 
 
 def clean_text(value: Any, limit: int, *, required: bool = False) -> tuple[str, str | None]:

@@ -27,7 +27,7 @@ from backend.models import (
     SafetyWarning,
 )
 from backend.settings import Settings
-from tests.conftest import csrf_token, enterprise_in, sign_in
+from tests.conftest import csrf_token, enterprise_in, form_of, sign_in
 from tests.sync.conftest import check_in, new_client_id, report
 from tests.test_import import new_code
 from tests.test_incidents import SPOT, drafts, reported, street_id
@@ -112,6 +112,24 @@ def a_notification(world: World) -> None:
 def warning_form(**changes: Any) -> dict[str, Any]:
     """A warning to the grid inspectors: good but for what a case changes."""
     return {**draft(roles=["grid_inspector"]), **changes}
+
+
+def enterprise_row(world: World) -> Any:
+    world.db.expire_all()
+    enterprise = world.db.get(Enterprise, world.ids["enterprise"])
+    assert enterprise is not None
+    return (enterprise.name, enterprise.latitude, enterprise.longitude)
+
+
+def an_enterprise_form(world: World) -> None:
+    an_enterprise(world)
+    enterprise = world.db.get(Enterprise, world.ids["enterprise"])
+    assert enterprise is not None
+    world.ids["enterprise_form"] = form_of(enterprise, **LONDON)
+
+
+def a_unit(world: World) -> None:
+    world.ids["unit_id"] = street_id(world.db)
 
 
 def task_row(world: World) -> Any:
@@ -397,6 +415,15 @@ CASES = [
         },
         sync=True,
     ),
+    Case(
+        "unit name NUL",
+        "admin",
+        "POST",
+        "/admin/units/{unit_id}/edit",
+        form={"name": "红卫路\x00街道", "name_en": ""},
+        field="name",
+        prepare=a_unit,
+    ),
     # -- coordinates outside the deployment's area ------------------------------------------------
     Case(
         "incident London",
@@ -437,6 +464,25 @@ CASES = [
         "/plans/targets/import",
         files={"file": ("t.csv", targets_csv("伦敦学校", "51.5074", "-0.1278"), "text/csv")},
         field="latitude",
+    ),
+    Case(
+        "enterprise form London",
+        "admin",
+        "POST",
+        "/enterprises/{enterprise}/edit",
+        form={"from": "enterprise_form"},
+        field="latitude",
+        prepare=an_enterprise_form,
+        unchanged=enterprise_row,
+    ),
+    Case(
+        "check-in form London",
+        "inspector",
+        "POST",
+        "/check-ins",
+        form={"id": str(uuid.uuid4()), "enterprise_id": "{enterprise}", **LONDON},
+        field="latitude",
+        prepare=an_enterprise,
     ),
     Case(
         "sync report London",
@@ -520,6 +566,8 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(
     before = counts(db)
     kept = case.unchanged(world) if case.unchanged else None
     form = _fill(case.form, world.ids)
+    if form is not None and "from" in form:  # a form the case prepared as a whole
+        form = dict(world.ids[form["from"]])
     if form is not None and "incident_type" in form:
         form.setdefault("unit_id", str(world.ids["unit"]))
     headers = {"x-csrftoken": csrf_token(client)}

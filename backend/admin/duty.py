@@ -17,6 +17,7 @@ from backend.db import settings_of
 from backend.errors import AppError
 from backend.models import DutyShift, Unit, UnitLevel, User
 from backend.timezone import DEFAULT_ZONE, from_local_input, to_local, zone, zone_for
+from backend.validation import text_problem
 
 # Beijing time: the default GRIDSAFE_TIMEZONE, and the zone the demo roster is laid out in.
 SHANGHAI = zone(DEFAULT_ZONE)
@@ -135,6 +136,8 @@ def window_errors(
             errors["ends_at"] = "duty.too_long"
     if len(note) > MAX_NOTE:
         errors["note"] = "too_long"
+    elif text_problem(note):
+        errors["note"] = "control_chars"
     return errors
 
 

@@ -18,6 +18,7 @@ from backend.errors import AppError
 from backend.i18n import Translator
 from backend.models import Enterprise, Role, Unit, User
 from backend.units.services import get_unit
+from backend.validation import text_problem
 
 USERNAME = re.compile(r"[a-z0-9._-]{3,64}")
 PHONE = re.compile(r"[0-9+\- ]{0,32}")
@@ -97,6 +98,8 @@ def _profile_errors(display_name: str, phone: str, role: str) -> dict[str, str]:
         errors["display_name"] = "required"
     elif len(display_name) > 100:
         errors["display_name"] = "too_long"
+    elif text_problem(display_name):
+        errors["display_name"] = "control_chars"
     if not PHONE.fullmatch(phone):
         errors["phone"] = "user.phone"
     if role not in ROLES:

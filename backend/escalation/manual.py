@@ -35,6 +35,7 @@ from backend.tasks import notices
 from backend.tasks.rules import Action
 from backend.tasks.rules import decide as decide_loop
 from backend.tasks.services import Loaded, Origin, dismiss, facts_for, load
+from backend.validation import refuse_control_chars
 from sync import Rejected, Write
 
 OPEN = {
@@ -51,6 +52,7 @@ MAX_TEXT = 500
 
 def _text(value: str, code: str = "esc.reason_required") -> str:
     value = value.strip()
+    refuse_control_chars("reason", value)
     if not value:
         raise Rejected(code)
     if len(value) > MAX_TEXT:

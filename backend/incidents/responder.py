@@ -28,6 +28,7 @@ from backend.models import (
 from backend.offline import changes
 from backend.plans.policy import haversine_m
 from backend.push import outbox
+from backend.validation import refuse_control_chars
 from sync import Rejected, Write
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def decline(
 ) -> list[Write]:
     """A decline with its reason; when everyone has declined, the commander is told."""
     reason = reason.strip()
+    refuse_control_chars("reason", reason)
     if not reason:
         raise Rejected("loop.reason_required")
     if len(reason) > MAX_REASON:
@@ -186,6 +188,7 @@ def done(
 ) -> list[Write]:
     """Done, with a note of what was done (完成并说明): only by whoever holds the task."""
     note = note.strip()
+    refuse_control_chars("note", note)
     if not note:
         raise Rejected("loop.note_required")
     if len(note) > MAX_NOTE:
@@ -235,6 +238,7 @@ def check_target(
         raise Rejected("loop.not_found")
     if incident.state != IncidentState.CONFIRMED:
         raise Rejected("incident.not_confirmed")
+    refuse_control_chars("note", note)
     if len(note) > 500:
         raise Rejected("loop.too_long")
     target = session.get(ProtectionTarget, target_id)

@@ -34,6 +34,7 @@ from backend.models import (
 )
 from backend.offline.photos import sent_by, store_photo
 from backend.risk import services as risk
+from backend.validation import text_problem
 
 MAX_NOTE = 1000
 MAX_PHOTOS_PER_ITEM = 3
@@ -139,6 +140,8 @@ def parse_results(
             errors[f"result_{item.id}"] = "required"
         elif len(note) > MAX_NOTE:
             errors[f"note_{item.id}"] = "too_long"
+        elif text_problem(note):
+            errors[f"note_{item.id}"] = "control_chars"
         else:
             results[item.id or 0] = (result, note)
     if errors:

@@ -220,6 +220,8 @@ def dismiss(
         raise AppError("validation_failed", fields={"reason": "required"})
     if len(reason) > MAX_REASON:
         raise AppError("validation_failed", fields={"reason": "too_long"})
+    if text_problem(reason):
+        raise AppError("validation_failed", fields={"reason": "control_chars"})
     return _close(session, principal, report_id, PublicReportState.DISMISSED, origin, reason)
 
 

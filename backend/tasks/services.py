@@ -41,6 +41,7 @@ from backend.offline.photos import sent_by
 from backend.risk import services as risk
 from backend.tasks import notices
 from backend.tasks.rules import Action, Facts, decide
+from backend.validation import refuse_control_chars
 from sync import Rejected, Write
 
 MAX_REASON = 500
@@ -257,6 +258,7 @@ def assign(
     now = origin.now
     if not origin.now < assignment.accept_by <= assignment.rectify_by:
         raise Rejected("loop.deadlines")
+    refuse_control_chars("instructions", assignment.instructions)
     if len(assignment.instructions) > MAX_NOTE:
         raise Rejected("loop.too_long")
     allowed = {row[0] for row in candidates(session, hazard)}
@@ -341,6 +343,7 @@ def dismiss(
 
 def _reason(text: str) -> str:
     text = text.strip()
+    refuse_control_chars("reason", text)
     if not text:
         raise Rejected("loop.reason_required")
     if len(text) > MAX_REASON:
@@ -460,6 +463,7 @@ def rectify(
 ) -> list[Write]:
     """Evidence that the hazard was put right; the grid's inspectors are asked to verify it."""
     note = evidence.note.strip()
+    refuse_control_chars("note", note)
     if not note:
         raise Rejected("loop.note_required")
     if len(note) > MAX_NOTE:
@@ -515,6 +519,7 @@ def verify(
 ) -> list[Write]:
     """On-site verification: a general hazard closes; a major one needs a second officer."""
     note = note.strip()
+    refuse_control_chars("note", note)
     if len(note) > MAX_NOTE:
         raise Rejected("loop.too_long")
     loaded = load(session, principal, hazard_id)

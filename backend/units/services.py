@@ -11,6 +11,7 @@ from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_administer, sees_unit
 from backend.errors import AppError
 from backend.models import LEVEL_ORDER, Unit, UnitLevel
+from backend.validation import text_problem
 
 
 def child_level(level: str) -> UnitLevel | None:
@@ -64,6 +65,8 @@ def create_unit(
         fields["code"] = "unit.code_taken"
     if not name or len(name) > 100:
         fields["name"] = "required"
+    elif text_problem(name) or text_problem(name_en):
+        fields["name"] = "control_chars"
     if fields or level is None:
         raise AppError("validation_failed", fields=fields)
     unit = Unit(
@@ -90,6 +93,8 @@ def rename_unit(
     name = name.strip()
     if not name or len(name) > 100:
         raise AppError("validation_failed", fields={"name": "required"})
+    if text_problem(name) or text_problem(name_en):
+        raise AppError("validation_failed", fields={"name": "control_chars"})
     before = {"name": unit.name, "name_en": unit.name_en}
     unit.name, unit.name_en = name, name_en.strip()[:100]
     record(
