@@ -43,6 +43,11 @@ def text_problem(value: str) -> str | None:
     return "control_chars" if _FORBIDDEN.search(value) else None
 
 
+def without_control_chars(text: str) -> str:
+    """For output that must stay well-formed (XML) whatever was stored before the rule."""
+    return _FORBIDDEN.sub("", text)
+
+
 def refuse_control_chars(field: str, text: str) -> None:
     """For the services whose refusals are `sync.Rejected` (a page's answer and a sync
     mutation's alike): validation_failed naming the field."""

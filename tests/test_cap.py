@@ -81,6 +81,15 @@ def test_without_a_circle_or_instructions_it_still_validates() -> None:
     assert document.find("cap:info/cap:area/cap:circle", NS) is None
 
 
+def test_a_title_stored_with_control_characters_still_exports_well_formed() -> None:
+    """Stored on SQLite before text was checked (issue 16): the export must still parse."""
+    old = warning("yellow")
+    old.title, old.body = "大风\x0b预警\x00", "请加固\x1f临时设施"
+    document = validated(to_cap(old, "gridsafe@h", Area({"zh": "武汉市"})))
+    assert document.findtext("cap:info/cap:headline", namespaces=NS) == "大风预警"
+    assert document.findtext("cap:info/cap:description", namespaces=NS) == "请加固临时设施"
+
+
 def test_the_schema_does_refuse_a_broken_message() -> None:
     """The check can fail: a UTC 'Z' time and an unknown severity are not CAP."""
     xml = to_cap(warning("red"), "gridsafe@h", Area({"zh": "武汉市", "en": "Wuhan"}))

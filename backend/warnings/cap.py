@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 
 from backend.i18n import Translator
 from backend.models import SafetyWarning
+from backend.validation import without_control_chars
 
 NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 BEIJING = timezone(timedelta(hours=8))
@@ -46,7 +47,9 @@ def cap_time(moment: datetime) -> str:
 
 def _add(parent: ET.Element, name: str, text: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{NAMESPACE}}}{name}")
-    element.text = text
+    # A warning stored on SQLite before text was checked may hold a NUL or a vertical tab, which
+    # XML 1.0 cannot carry: the export drops them rather than becoming unparseable.
+    element.text = without_control_chars(text)
     return element
 
 
