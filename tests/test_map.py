@@ -19,6 +19,7 @@ from backend.models import Event, Unit, UnitLevel
 from backend.riskviews.boundary import parse_boundary
 from backend.riskviews.pages import map_csp
 from backend.settings import Settings
+from backend.validation import WUHAN
 from tests.conftest import post_form, sign_in
 from tests.riskviews_data import add_enterprise, add_hazard, set_profile
 
@@ -241,11 +242,15 @@ SQUARE = [[114.30, 30.50], [114.31, 30.50], [114.31, 30.51], [114.30, 30.51], [1
             '{"type": "Polygon", "coordinates": [[["114.3", 30.5], [114.31, 30.5], [114.31, 30.51], ["114.3", 30.5]]]}',
             "boundary.position",
         ),
+        (  # a square in London: a valid polygon, outside the deployment's area
+            '{"type": "Polygon", "coordinates": [[[-0.13, 51.5], [-0.12, 51.5], [-0.12, 51.51], [-0.13, 51.5]]]}',
+            "out_of_area",
+        ),
     ],
 )
 def test_bad_boundaries_are_refused(text: str, code: str) -> None:
     with pytest.raises(AppError) as refused:
-        parse_boundary(text)
+        parse_boundary(text, WUHAN)
     assert refused.value.fields == {"boundary": code}
 
 
@@ -255,11 +260,12 @@ def test_a_feature_becomes_a_bare_polygon() -> None:
         "properties": {"name": "x"},
         "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
     }
-    assert parse_boundary(json.dumps({"type": "FeatureCollection", "features": [feature]})) == {
+    collection = json.dumps({"type": "FeatureCollection", "features": [feature]})
+    assert parse_boundary(collection, WUHAN) == {
         "type": "Polygon",
         "coordinates": [SQUARE],
     }
-    assert parse_boundary("  ") is None
+    assert parse_boundary("  ", WUHAN) is None
 
 
 def test_an_administrator_draws_a_boundary(client: TestClient[Any], db: Session) -> None:

@@ -11,9 +11,11 @@ from sqlmodel import Session
 
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_administer
+from backend.db import settings_of
 from backend.errors import AppError
 from backend.models import Unit
 from backend.units.services import get_unit
+from backend.validation import Area, area_of
 
 MAX_POSITIONS = 5000
 MAX_TEXT = 512 * 1024
@@ -37,7 +39,7 @@ def _polygon_of(value: Any) -> Any:
     return value.get("coordinates")
 
 
-def _position(value: Any) -> list[float]:
+def _position(value: Any, area: Area) -> list[float]:
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise _refuse("position")
     if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in value):
@@ -45,11 +47,14 @@ def _position(value: Any) -> list[float]:
     lng, lat = float(value[0]), float(value[1])
     if not (math.isfinite(lng) and math.isfinite(lat) and -180 <= lng <= 180 and -90 <= lat <= 90):
         raise _refuse("position")
+    if not area.contains(lat, lng):
+        raise AppError("validation_failed", fields={"boundary": "out_of_area"})
     return [round(lng, 7), round(lat, 7)]  # ~1 cm; the height, if any, is dropped
 
 
-def parse_boundary(text: str) -> dict[str, Any] | None:
-    """GeoJSON text to a Polygon geometry; empty text clears the boundary. AppError otherwise."""
+def parse_boundary(text: str, area: Area) -> dict[str, Any] | None:
+    """GeoJSON text to a Polygon geometry inside the deployment's `area`; empty text clears the
+    boundary. AppError otherwise."""
     text = text.strip()
     if not text:
         return None
@@ -66,7 +71,7 @@ def parse_boundary(text: str) -> dict[str, Any] | None:
     for ring in rings:
         if not isinstance(ring, list) or len(ring) < 4:
             raise _refuse("ring")
-        positions = [_position(p) for p in ring]
+        positions = [_position(p, area) for p in ring]
         if positions[0] != positions[-1]:
             raise _refuse("ring")
         checked.append(positions)
@@ -86,7 +91,7 @@ def set_boundary(
     session: Session, principal: Principal, unit_id: int, text: str, origin: Origin
 ) -> Unit:
     unit = editable_unit(session, principal, unit_id)
-    boundary = parse_boundary(text)
+    boundary = parse_boundary(text, area_of(settings_of(session)))
     if boundary == unit.boundary:
         return unit
     unit.boundary = boundary
