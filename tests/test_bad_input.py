@@ -29,7 +29,7 @@ from backend.models import (
 from backend.settings import Settings
 from tests.conftest import csrf_token, enterprise_in, form_of, sign_in
 from tests.sync.conftest import check_in, new_client_id, report
-from tests.test_import import new_code
+from tests.test_import import csv_file, new_code, row
 from tests.test_incidents import SPOT, drafts, reported, street_id
 from tests.test_public_reports import poster
 from tests.test_warnings import draft, send
@@ -483,6 +483,26 @@ CASES = [
         form={"id": str(uuid.uuid4()), "enterprise_id": "{enterprise}", **LONDON},
         field="latitude",
         prepare=an_enterprise,
+    ),
+    # The enterprise importer keeps its contract: good rows import, a bad one is named (200).
+    Case(
+        "enterprise import London",
+        "admin",
+        "POST",
+        "/admin/import",
+        files={
+            "file": ("e.csv", csv_file([row(new_code(1608), "伦敦化工", **LONDON)]), "text/csv")
+        },
+        field="latitude",
+        status=(200, 422),
+    ),
+    Case(
+        "enterprise import NUL",
+        "admin",
+        "POST",
+        "/admin/import",
+        files={"file": ("e.csv", csv_file([row(new_code(1609), "化工\x00有限公司")]), "text/csv")},
+        status=(415,),  # a NUL byte makes the whole file read as binary: import_unsupported
     ),
     Case(
         "sync report London",
