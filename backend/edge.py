@@ -28,10 +28,13 @@ class GuardedRequest(Request[Any, Any, Any]):
 
 async def refuse_impossible_input(request: Request[Any, Any, Any]) -> None:
     """Every `{…:int}` path parameter is a database id: beyond an INTEGER column it names
-    nothing (404) and binding it would overflow. A query parameter is text the handler may
-    send to the database, where PostgreSQL refuses a NUL (400 naming the parameter)."""
+    nothing (404) and binding it would overflow. A `{…:str}` one (a hazard's UUID, a token) with
+    a NUL names nothing either, and PostgreSQL would refuse to look it up. A query parameter is
+    text the handler may send to the database (400 naming the parameter)."""
     for value in request.path_params.values():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+            raise NotFoundException()
+        if isinstance(value, str) and text_problem(value):
             raise NotFoundException()
     for name, value in request.query_params.multi_items():
         if text_problem(name) or text_problem(value):

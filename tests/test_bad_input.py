@@ -224,6 +224,10 @@ CASES = [
     Case("plan id 2**63", "admin", "GET", f"/plans/{BIG}", status=(400, 404)),
     Case("codes id 2**63", "admin", "GET", f"/codes/grids/{BIG}", status=(400, 404)),
     Case("post id 2**63", "admin", "POST", f"/admin/duty/{BIG}/delete", form={}, status=(400, 404)),
+    *[
+        Case(f"path NUL {kind}", "admin", "GET", f"/{kind}/a%00b", status=(404,))
+        for kind in ("hazards", "incidents", "warnings", "inspections", "tasks")
+    ],
     Case("limit 2**63", "admin", "GET", f"/api/v1/enterprises?limit={BIG}", field="limit"),
     Case("offset 2**63", "admin", "GET", f"/api/v1/enterprises?offset={BIG}", field="offset"),
     Case(
