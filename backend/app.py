@@ -73,15 +73,15 @@ UNAUTHENTICATED_PATHS = [
 ]
 
 
-def _jinja_environment() -> Environment:
+def _jinja_environment(reload: bool) -> Environment:
     environment = Environment(
         loader=FileSystemLoader(PWA_DIR / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
         # Templates change with a deploy, which restarts the process; checking each template's
-        # file time on every render was ~4% of a page (`gridsafe run --reload` restarts on edits).
-        auto_reload=False,
+        # file time on every render was ~4% of a page. Development asks for it (template_reload).
+        auto_reload=reload,
     )
 
     @pass_context
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # makes it, and every nudge to the workers failed with "unable to open database file".
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url, **pool_options(settings))
-    environment = _jinja_environment()
+    environment = _jinja_environment(settings.template_reload)
     static_assets = assets.load_assets(STATIC_DIR, BUILD_DIR)
     environment.globals.update(asset=static_assets.url, asset_version=static_assets.version)
     install_time_filters(environment, settings.zone)

@@ -216,6 +216,9 @@ def run(reload: bool) -> None:
     worker = None
     if settings.run_worker:
         worker = subprocess.Popen(worker_command(), env=os.environ.copy())  # noqa: S603 (our own argv)
+    if reload:
+        # The reloader watches Python files only; templates are re-read by Jinja instead.
+        os.environ["GRIDSAFE_TEMPLATE_RELOAD"] = "1"
     click.echo(f"GridSafe on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
     try:
         uvicorn.run(
@@ -224,8 +227,6 @@ def run(reload: bool) -> None:
             host=settings.host,
             port=settings.port,
             reload=reload,
-            # Templates are read once per process (auto_reload off): restart on their edits too.
-            reload_includes=["*.html"] if reload else None,
             log_level="info",
             proxy_headers=settings.is_production,
         )

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         "red=30,orange=90,yellow=180,blue=365",
         description="Days between inspections per risk colour, e.g. red=30,orange=90,yellow=180,blue=365.",
     )
+    template_reload: bool = Field(
+        False,
+        description="Re-read a template when its file changes (development; `gridsafe run --reload` turns it on).",
+    )
     database_pool_size: int = Field(
         15,
         ge=1,

@@ -84,3 +84,18 @@ def test_the_embedded_broker_gets_its_folder_with_the_database_elsewhere(tmp_pat
     # The broker opens its database file there: a connection now works.
     with celery_app.connection_for_write(settings.resolved_broker_url) as connection:
         connection.ensure_connection(max_retries=1)
+
+
+@pytest.mark.parametrize("reload", [False, True])
+def test_templates_are_read_again_only_when_asked(tmp_path: Path, reload: bool) -> None:
+    from backend.app import create_app
+
+    settings = Settings(
+        env="dev",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'gridsafe.sqlite3'}",
+        broker_url="memory://",
+        secret_key="x" * 48,
+        template_reload=reload,
+    )
+    assert create_app(settings).state.jinja_env.auto_reload is reload
