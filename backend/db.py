@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, make_url, select
+from sqlalchemy import URL, Connection, Engine, Select, create_engine, event, func, make_url, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -65,11 +65,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def sqlite_file(url: str | URL) -> str | None:
+    """The database file a SQLite URL names; None for PostgreSQL and for an in-memory SQLite."""
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    return database if database and database != ":memory:" else None
+
+
 def pool_options(settings: Settings) -> dict[str, Any]:
     """The web process's connection pool: a fixed number of connections, and a bounded wait for
     one (a request that cannot get one in time is answered 503, see backend.errors)."""
     url = settings.resolved_database_url
-    if url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+    if make_url(url).get_backend_name() == "sqlite" and sqlite_file(url) is None:
         return {}  # one connection per thread; there is no pool to size
     return {
         "pool_size": settings.database_pool_size,
@@ -109,10 +116,7 @@ def make_loop_engine(url: str) -> Engine | None:
     read in WAL mode waits for no writer, so it runs on the loop. It never checks out from the
     request pool: waiting on the loop for a connection that only the loop gives back would be the
     stall again. PostgreSQL reads cross the network and stay in a thread: None."""
-    database = make_url(url).database if url.startswith("sqlite") else None
-    if not database or database == ":memory:":
-        return None
-    return make_engine(url, poolclass=StaticPool)
+    return make_engine(url, poolclass=StaticPool) if sqlite_file(url) else None
 
 
 @contextmanager
@@ -207,8 +211,8 @@ _writer_turns_lock = threading.Lock()
 def writer_turn(engine: Engine) -> WriterTurn | None:
     """The queue for this SQLite file's write slot (one per engine); None for PostgreSQL, whose
     writers do not shut each other out, and for an in-memory database."""
-    database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:":
+    database = sqlite_file(engine.url)
+    if database is None:
         return None
     with _writer_turns_lock:
         turn = _writer_turns.get(engine)

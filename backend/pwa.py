@@ -8,12 +8,13 @@ import json
 from functools import cache
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 from PIL import Image, ImageDraw
 
-from backend.assets import conditional
+from backend.assets import Assets, conditional
 from backend.errors import AppError
 from backend.web import translator_of
 
@@ -89,30 +90,46 @@ def icon_png(size: int, maskable: bool) -> bytes:
     return out.getvalue()
 
 
+@cache
+def icon_file(size: int, maskable: bool) -> tuple[bytes, str]:
+    """An icon's bytes and the digest its ETag carries, both made once per process."""
+    body = icon_png(size, maskable)
+    return body, hashlib.sha256(body).hexdigest()[:16]
+
+
+def _render_worker(environment: Environment, assets: Assets) -> tuple[bytes, str]:
+    """The service worker and its digest: the same for every request of a process (its names
+    come from the static files read at start), so it is rendered once, not on each navigation."""
+    body = (
+        environment.get_template("sw.js")
+        .render(
+            version=assets.version,
+            precache=json.dumps(
+                [assets.url(url) if url.startswith("/static/") else url for url in PRECACHE]
+            ),
+            assets=json.dumps(assets.urls()),
+            offline_pages=json.dumps(list(OFFLINE_PAGES)),
+            network_timeout_ms=NETWORK_TIMEOUT_MS,
+        )
+        .encode()
+    )
+    return body, hashlib.sha256(body).hexdigest()[:16]
+
+
 class PwaRoutes(Controller):
     include_in_schema = False
 
     @get("/sw.js", sync_to_thread=False, cache_control=None)
     def service_worker(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         # The browser asks for the worker again after navigations: unchanged, it gets a 304.
-        assets = request.app.state.assets
-        body = (
-            request.app.state.jinja_env.get_template("sw.js")
-            .render(
-                version=assets.version,
-                precache=json.dumps(
-                    [assets.url(url) if url.startswith("/static/") else url for url in PRECACHE]
-                ),
-                assets=json.dumps(assets.urls()),
-                offline_pages=json.dumps(list(OFFLINE_PAGES)),
-                network_timeout_ms=NETWORK_TIMEOUT_MS,
-            )
-            .encode()
-        )
+        state = request.app.state
+        if "service_worker" not in state or state.settings.template_reload:
+            state.service_worker = _render_worker(state.jinja_env, state.assets)
+        body, digest = state.service_worker
         return conditional(
             request,
             body,
-            digest=hashlib.sha256(body).hexdigest()[:16],
+            digest=digest,
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )
@@ -167,11 +184,11 @@ class PwaRoutes(Controller):
             or int(size_text) not in ICON_SIZES
         ):
             raise AppError("not_found")
-        body = icon_png(int(size_text), kind == "maskable")
+        body, digest = icon_file(int(size_text), kind == "maskable")
         return conditional(
             request,
             body,
-            digest=hashlib.sha256(body).hexdigest()[:16],
+            digest=digest,
             media_type="image/png",
             headers={"Cache-Control": "public, max-age=86400"},
         )

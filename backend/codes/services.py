@@ -237,16 +237,14 @@ def revoke(
     return subject, version is not None
 
 
+# The grid inspector (网格员) who answers for a grid: its first active one, by id.
+_ACTIVE_INSPECTOR = (User.role == Role.GRID_INSPECTOR.value, User.active.is_(True))
+
+
 def responsible_inspectors(session: Session, grid_ids: Sequence[int]) -> dict[int, User]:
-    """The grid inspector (网格员) of each grid: the first active one, if there is one."""
+    """The grid inspector of each grid, if there is one (_ACTIVE_INSPECTOR)."""
     rows = session.execute(
-        select(User)
-        .where(
-            User.unit_id.in_(grid_ids),
-            User.role == Role.GRID_INSPECTOR.value,
-            User.active.is_(True),
-        )
-        .order_by(User.id)
+        select(User).where(User.unit_id.in_(grid_ids), *_ACTIVE_INSPECTOR).order_by(User.id)
     ).scalars()
     found: dict[int, User] = {}
     for user in rows:
@@ -271,14 +269,10 @@ class PublicCard:
 
 
 def _grid_inspectors(column: Any) -> Any:
-    """The first active inspector of the grid, as responsible_inspectors picks."""
+    """The grid's inspector (_ACTIVE_INSPECTOR), one column of them."""
     return (
         select(column)
-        .where(
-            User.unit_id == bindparam("grid_id"),
-            User.role == Role.GRID_INSPECTOR.value,
-            User.active.is_(True),
-        )
+        .where(User.unit_id == bindparam("grid_id"), *_ACTIVE_INSPECTOR)
         .order_by(User.id)
         .limit(1)
         .scalar_subquery()

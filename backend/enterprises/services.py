@@ -24,13 +24,6 @@ from backend.offline.entities import enterprise_data
 from backend.risk import services as risk
 
 
-def scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
-    """Bound a query that joins Enterprise and its grid Unit to what the principal may see."""
-    if principal.is_enterprise:
-        return stmt.where(Enterprise.id == principal.enterprise_id)
-    return stmt.where(Unit.path.startswith(principal.unit_path))
-
-
 def _base() -> Select[tuple[Enterprise, Unit]]:
     return select(Enterprise, Unit).join(Unit, Unit.id == Enterprise.grid_id)
 
