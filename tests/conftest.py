@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from backend.models import Enterprise, Unit
 from backend.settings import Settings
 from tests.services import POSTGRES_ADMIN_URL, require_postgres
 
+ROOT = Path(__file__).resolve().parents[1]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -228,28 +230,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live_server_env() -> dict[str, str]:
-    """Extra environment for `live_server`; a test module overrides this fixture to configure it."""
-    return {}
-
-
-@pytest.fixture
-def live_server(
-    settings: Settings, tmp_path: Path, live_server_env: dict[str, str]
-) -> Iterator[LiveServer]:
-    """uvicorn in a subprocess on a free loopback port, on the test's database."""
+@contextmanager
+def uvicorn_server(env: dict[str, str], log_path: Path, *options: str) -> Iterator[str]:
+    """The app in a uvicorn subprocess on a free loopback port, answering /healthz: its URL.
+    Stopped (terminated, then killed) when the block ends; its output goes to `log_path`."""
     port = _free_port()
-    log_path = tmp_path / "uvicorn.log"
-    env = {
-        **os.environ,
-        "GRIDSAFE_ENV": "dev",
-        "GRIDSAFE_DATABASE_URL": settings.resolved_database_url,
-        "GRIDSAFE_DATA_DIR": str(tmp_path / "server-data"),
-        "GRIDSAFE_BROKER_URL": "memory://",
-        "GRIDSAFE_SECRET_KEY": TEST_SECRET,
-        **live_server_env,
-    }
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [
@@ -262,8 +247,9 @@ def live_server(
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--no-access-log",
+                *options,
             ],
+            cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -272,15 +258,20 @@ def live_server(
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert server.poll() is None, log_path.read_text(errors="replace")
+            if server.poll() is not None:
+                pytest.fail(f"the server exited early:\n{log_path.read_text()}", pytrace=False)
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the server did not answer /healthz in 30 s:\n{log_path.read_text()}",
+                    pytrace=False,
+                )
             time.sleep(0.05)
-        yield LiveServer(url, "127.0.0.1", port)
+        yield url
     finally:
         server.terminate()
         try:
@@ -288,3 +279,28 @@ def live_server(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=5)
+
+
+@pytest.fixture
+def live_server_env() -> dict[str, str]:
+    """Extra environment for `live_server`; a test module overrides this fixture to configure it."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    settings: Settings, tmp_path: Path, live_server_env: dict[str, str]
+) -> Iterator[LiveServer]:
+    """uvicorn in a subprocess on a free loopback port, on the test's database."""
+    env = {
+        **os.environ,
+        "GRIDSAFE_ENV": "dev",
+        "GRIDSAFE_DATABASE_URL": settings.resolved_database_url,
+        "GRIDSAFE_DATA_DIR": str(tmp_path / "server-data"),
+        "GRIDSAFE_BROKER_URL": "memory://",
+        "GRIDSAFE_SECRET_KEY": TEST_SECRET,
+        **live_server_env,
+    }
+    with uvicorn_server(env, tmp_path / "uvicorn.log", "--no-access-log") as url:
+        port = int(url.rsplit(":", 1)[1])
+        yield LiveServer(url, "127.0.0.1", port)
