@@ -35,6 +35,18 @@ def inspector_in_wuhan(phone: Any) -> tuple[Any, list[str]]:
     return page, errors
 
 
+def on_the_outbox(phone: Any, live_server: LiveServer) -> tuple[Any, list[str], int, int]:
+    """The inspector signed in on the outbox page, settled, with the console watched; and an
+    enterprise inside and one outside their grid."""
+    page = phone.new_page()
+    errors = watch_console(page)
+    page.goto("/signin?next=/outbox")
+    sign_in(page, "inspector")
+    inside, outside = inspector_scope(live_server)
+    settle(page)
+    return page, errors, inside, outside
+
+
 def picture(kind: str, size: tuple[int, int], colour: str) -> dict[str, Any]:
     """A camera-like photo (a JPEG) or a screenshot-like PNG, made here."""
     image = Image.new("RGB", size, colour)
@@ -192,13 +204,8 @@ def test_reports_made_offline_reach_the_server_once_when_the_network_returns(
 def test_a_refused_report_shows_why_and_does_not_hold_up_the_next(
     phone: Any, live_server: LiveServer
 ) -> None:
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin?next=/outbox")
-    sign_in(page, "inspector")
-    inside, outside = inspector_scope(live_server)
+    page, errors, inside, outside = on_the_outbox(phone, live_server)
     marker = uuid.uuid4().hex[:8]
-    settle(page)
     # Queued through the outbox API, as an old copy of the form would (the enterprise has since
     # left the inspector's area), with a good report behind it: one batch, two answers.
     result = page.evaluate(
@@ -247,12 +254,7 @@ def test_a_refused_report_shows_why_and_does_not_hold_up_the_next(
 def test_answers_lost_on_the_way_back_are_asked_again_and_applied_once(
     phone: Any, live_server: LiveServer
 ) -> None:
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin?next=/outbox")
-    sign_in(page, "inspector")
-    inside, outside = inspector_scope(live_server)
-    settle(page)
+    page, errors, inside, outside = on_the_outbox(phone, live_server)
     good, refused = page.evaluate(
         """async ([inside, outside]) => {
             const report = (enterprise, text) => GridSafeOutbox.enqueue("hazard.report", {

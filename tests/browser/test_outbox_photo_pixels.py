@@ -13,8 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer
-from tests.browser.test_outbox import inspector_scope, settle
-from tests.browser.test_shell import sign_in, watch_console
+from tests.browser.test_outbox import on_the_outbox
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +36,7 @@ QUEUE_WITH_RAW_PHOTO = """async ([b64, enterpriseId, text]) => {
 def test_a_photo_with_too_many_pixels_is_refused_naming_the_limit(
     phone: Any, live_server: LiveServer
 ) -> None:
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin?next=/outbox")
-    sign_in(page, "inspector")
-    inside, _ = inspector_scope(live_server)
-    settle(page)
+    page, errors, inside, _ = on_the_outbox(phone, live_server)
     out = io.BytesIO()
     Image.new("1", (8000, 8000), 1).save(out, format="PNG")  # a valid PNG of 64 million pixels
     photo = base64.b64encode(out.getvalue()).decode()
