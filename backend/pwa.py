@@ -14,7 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 from PIL import Image, ImageDraw
 
-from backend.assets import Assets, conditional
+from backend.assets import DIGEST_LENGTH, Assets, conditional
 from backend.errors import AppError
 from backend.web import translator_of
 
@@ -110,6 +110,7 @@ def _render_worker(environment: Environment, assets: Assets) -> tuple[bytes, str
             assets=json.dumps(assets.urls()),
             offline_pages=json.dumps(list(OFFLINE_PAGES)),
             network_timeout_ms=NETWORK_TIMEOUT_MS,
+            digest_length=DIGEST_LENGTH,
         )
         .encode()
     )

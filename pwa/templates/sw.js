@@ -42,7 +42,7 @@ async function precache() {
 
 // "/static/vendor/jsQR.0123456789.js" → "vendor/jsQR.js": which file an older hashed name was.
 function assetPathOf(url) {
-  const match = new URL(url, self.location.origin).pathname.match(/^\/static\/(.+)\.[0-9a-f]{10}(\.[^./]+)$/);
+  const match = new URL(url, self.location.origin).pathname.match(/^\/static\/(.+)\.[0-9a-f]{ {{- digest_length -}} }(\.[^./]+)$/);
   return match ? match[1] + match[2] : null;
 }
 
