@@ -17,12 +17,11 @@ from backend.errors import AppError
 from backend.incidents import queries, responder, services
 from backend.incidents.services import COMMANDERS, TaskEdit
 from backend.models import IncidentState, UnitLevel, utcnow
-from backend.offline import changes
 from backend.plans.policy import INCIDENT_TYPES, SCALES
-from backend.tasks.answers import act, origin_of, refused
+from backend.tasks.answers import act, origin_of
 from backend.units.services import units_under
 from backend.validation import identifier
-from backend.web import after_change, page
+from backend.web import page
 from sync import Rejected, Write
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
@@ -94,17 +93,19 @@ class IncidentPages(Controller):
         incident_id = str(uuid.uuid4())
         form = {key: _text(data, key) for key in data}
         fields, errors = services.read_report(form, request.app.state.settings.area)
-        if fields is not None:
-            try:
-                changes.store(db, services.report(db, principal, fields, utcnow(), incident_id))
-                db.commit()
-                return after_change(request, f"/incidents/{incident_id}")
-            except Rejected as refusal:
-                db.rollback()
-                if refusal.code != "validation_failed":
-                    return refused(request, refusal)
-                errors = refusal.params.get("fields") or {}
-        return _index(request, db, principal, form, errors, status_code=422)
+
+        def redisplay(errors: dict[str, str]) -> Response[Any]:
+            return _index(request, db, principal, form, errors, status_code=422)
+
+        if fields is None:
+            return redisplay(errors)
+        return act(
+            request,
+            db,
+            lambda: services.report(db, principal, fields, utcnow(), incident_id),
+            f"/incidents/{incident_id}",
+            redisplay,
+        )
 
     @get("/{incident_id:str}", sync_to_thread=True)
     def detail(

@@ -3,6 +3,7 @@ forms whose rows htmx adds and removes, and the protection-target layer with its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,12 @@ from backend.models import (
     ProtectionTarget,
     utcnow,
 )
-from backend.offline import changes
 from backend.plans import importing, services
 from backend.plans.policy import INCIDENT_TYPES, TARGET_KINDS, UNIT_LEVELS
 from backend.plans.services import PlanInput, TemplateInput
-from backend.tasks.answers import act, refused
-from backend.web import after_change, page, wants_fragment
-from sync import Rejected
+from backend.tasks.answers import act
+from backend.web import page, wants_fragment
+from sync import Write
 
 Form = URLEncodedBody[dict[str, str | list[str]]]
 
@@ -101,16 +101,25 @@ def _detail_context(db: Session, plan_id: int) -> dict[str, Any]:
     return context
 
 
-def _mistake(request: Request[Any, Any, Any], refusal: Rejected) -> bool:
-    """A field to correct on a plain form: the page comes back with what was typed. htmx keeps
-    the form on screen and gets the notes in its result block instead (`refused`)."""
-    return refusal.code == "validation_failed" and not wants_fragment(request)
+def _redisplay(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    data: dict[str, str | list[str]],
+) -> Callable[[dict[str, str]], Response[Any]] | None:
+    """A plain form with a field to correct comes back (422) with what was typed and the notes;
+    htmx keeps the form on screen and gets the notes in its result block instead (`refused`)."""
+    if wants_fragment(request):
+        return None
 
+    def again(errors: dict[str, str]) -> Response[Any]:
+        typed: dict[str, Any] = {key: _text(data, key) for key in data}
+        typed |= {key: _list(data, key) for key in ("incident_types", "target_kinds")}
+        return page(
+            request, template, {**context(), "typed": typed, "errors": errors}, status_code=422
+        )
 
-def _typed(data: dict[str, str | list[str]], refusal: Rejected) -> dict[str, Any]:
-    typed: dict[str, Any] = {key: _text(data, key) for key in data}
-    typed |= {key: _list(data, key) for key in ("incident_types", "target_kinds")}
-    return {"typed": typed, "errors": refusal.params.get("fields") or {}}
+    return again
 
 
 @dataclass
@@ -141,17 +150,20 @@ class PlanPages(Controller):
         principal: NamedDependency[Principal],
         data: Form,
     ) -> Response[Any]:
-        try:
+        made: list[int] = []
+
+        def run() -> list[Write]:
             plan_id, writes = services.save_plan(db, principal, None, _plan_input(data), utcnow())
-            changes.store(db, writes)
-            db.commit()
-        except Rejected as refusal:
-            db.rollback()
-            if not _mistake(request, refusal):
-                return refused(request, refusal)
-            context = {**_index_context(db), **_typed(data, refusal)}
-            return page(request, "plans/index.html", context, status_code=422)
-        return after_change(request, f"/plans/{plan_id}")
+            made.append(plan_id)
+            return writes
+
+        return act(
+            request,
+            db,
+            run,
+            lambda: f"/plans/{made[0]}",
+            _redisplay(request, "plans/index.html", lambda: _index_context(db), data),
+        )
 
     @get("/{plan_id:int}", sync_to_thread=True)
     def detail(
@@ -173,18 +185,13 @@ class PlanPages(Controller):
         plan_id: FromPath[int],
         data: Form,
     ) -> Response[Any]:
-        try:
-            changes.store(
-                db, services.save_plan(db, principal, plan_id, _plan_input(data), utcnow())[1]
-            )
-            db.commit()
-        except Rejected as refusal:
-            db.rollback()
-            if not _mistake(request, refusal):
-                return refused(request, refusal)
-            context = {**_detail_context(db, plan_id), **_typed(data, refusal)}
-            return page(request, "plans/detail.html", context, status_code=422)
-        return after_change(request, f"/plans/{plan_id}")
+        return act(
+            request,
+            db,
+            lambda: services.save_plan(db, principal, plan_id, _plan_input(data), utcnow())[1],
+            f"/plans/{plan_id}",
+            _redisplay(request, "plans/detail.html", lambda: _detail_context(db, plan_id), data),
+        )
 
     @post("/{plan_id:int}/roles", sync_to_thread=True)
     def add_role(

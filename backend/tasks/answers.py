@@ -92,14 +92,22 @@ def origin_of(request: Request[Any, Any, Any], form: Mapping[str, Any] | None = 
 
 
 def act(
-    request: Request[Any, Any, Any], db: Session, run: Callable[[], list[Write]], then: str
+    request: Request[Any, Any, Any],
+    db: Session,
+    run: Callable[[], list[Write]],
+    then: str | Callable[[], str],
+    redisplay: Callable[[dict[str, str]], Response[Any]] | None = None,
 ) -> Response[Any]:
-    """Run one operation: store its writes and commit, then go to `then`; or, refused, roll
-    back everything it did and answer why."""
+    """Run one operation: store its writes and commit, then go to `then` (or where it says once
+    the operation ran); or, refused, roll back everything it did and answer why. A form that
+    can show its own mistakes passes `redisplay`: a `validation_failed` refusal brings it back
+    with the problems by field, and what was typed, instead of the error message alone."""
     try:
         changes.store(db, run())
         db.commit()
     except Rejected as refusal:
         db.rollback()
+        if redisplay is not None and refusal.code == "validation_failed":
+            return redisplay(refusal.params.get("fields") or {})
         return refused(request, refusal)
-    return after_change(request, then)
+    return after_change(request, then if isinstance(then, str) else then())
