@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from backend.push import delivery
 from backend.push.outbox import notify
 from backend.settings import Settings
 from tests.browser.conftest import SECRET, LiveServer, screenshot, service_worker_registration
+from tests.browser.test_loop import csrf, new_context
 from tests.browser.test_shell import sign_in, wait_for_worker, watch_console
 from tests.push.receiver import Device, Receiver
 
@@ -77,6 +79,53 @@ def enable_push(page: Any, device: Device) -> None:
     expect(control).to_have_attribute("data-push-state", "off")
     control.locator("[data-push-toggle]").click()
     expect(control).to_have_attribute("data-push-state", "on")
+
+
+def quiet_enterprise(live_server: LiveServer) -> int:
+    """An enterprise in the dispatcher's street that no hazard names yet: its queue is ours."""
+    street = live_server.query(
+        "SELECT unit.path FROM app_user JOIN unit ON unit.id = app_user.unit_id"
+        " WHERE app_user.username = 'dispatcher'"
+    )[0][0]
+    rows = live_server.query(
+        "SELECT enterprise.id FROM enterprise JOIN unit ON unit.id = enterprise.grid_id"
+        " WHERE unit.path LIKE ? AND NOT EXISTS"
+        " (SELECT 1 FROM hazard WHERE hazard.enterprise_id = enterprise.id)"
+        " ORDER BY enterprise.id DESC LIMIT 1",
+        street + "%",
+    )
+    return int(rows[0][0])
+
+
+def assign_to_responder(
+    context: Any, desk: Any, live_server: LiveServer, enterprise_id: int
+) -> str:
+    """The dispatcher reports a hazard at the enterprise and offers it to the responder alone;
+    the task's id."""
+    hazard_id = str(uuid.uuid4())
+    response = desk.request.post(
+        "/hazards/new",
+        multipart={
+            "_csrf_token": csrf(context),
+            "id": hazard_id,
+            "enterprise_id": str(enterprise_id),
+            "severity": "general",
+            "category": "fire",
+            "description": "消防通道堵塞，需立即清理",
+        },
+        max_redirects=0,
+    )
+    assert response.status == 303, response.text()
+    [(responder_id,)] = live_server.query("SELECT id FROM app_user WHERE username = 'responder'")
+    desk.goto(f"/hazards/{hazard_id}")
+    form = desk.locator("[data-assign-form]")
+    form.locator(f"input[name=people][value='{responder_id}']").check()
+    form.locator("button[type=submit]").click()
+    expect(desk.locator("[data-open-task]")).to_have_attribute("data-task-state", "offered")
+    [(task_id,)] = live_server.query(
+        "SELECT id FROM task WHERE hazard_id = ? AND state = 'offered'", hazard_id
+    )
+    return str(task_id)
 
 
 def test_enabling_push_stores_a_subscription_that_receives_real_pushes(
@@ -218,50 +267,103 @@ async ([action, data, title]) => {
 """
 
 
-def test_accept_from_the_notification_goes_through_the_outbox_even_offline(
+def test_accept_from_the_notification_of_a_real_task_accepts_it_even_offline(
+    browser: Any,
     phone: Any,
     live_server: LiveServer,
+    receiver: Receiver,
 ) -> None:
+    """The whole way: the dispatcher assigns, the push service carries the push to the service
+    worker, the responder taps Accept on the notification with no network, and once the network
+    is back the task is the responder's in the database."""
     phone.grant_permissions(["notifications"])
     page = phone.new_page()
-    page.goto("/signin?next=/notifications")
-    sign_in(page, "responder")
+    enable_push(page, receiver.device())
     wait_for_worker(page)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    desk_context = new_context(browser, live_server)
+    try:
+        desk = desk_context.new_page()
+        desk.goto("/signin")
+        sign_in(desk, "dispatcher")
+        task_id = assign_to_responder(
+            desk_context, desk, live_server, quiet_enterprise(live_server)
+        )
+    finally:
+        desk_context.close()
+    [(notification_id, responder_id)] = live_server.query(
+        "SELECT notification.id, app_user.id FROM notification JOIN app_user"
+        " ON app_user.id = notification.user_id"
+        " WHERE notification.task_id = ? AND app_user.username = 'responder'",
+        task_id,
+    )
+
+    # The push leaves the server for the (loopback) push service, which decrypts it as the phone
+    # would; the push service hands it to the phone's service worker (DevTools stands in for it).
     settings = server_settings(live_server)
     engine = make_engine(settings.resolved_database_url)
     try:
-        with make_session_factory(engine)() as session:
-            [notification_id] = dispatch(session)
+        report = delivery.deliver(settings, make_session_factory(engine), [notification_id])
     finally:
         engine.dispose()
-    task_id = "00000000-0000-4000-8000-000000000001"
-    data = {"id": notification_id, "url": "/notifications", "task_id": task_id}
+    assert report.counts["sent"] >= 1
+    [push] = receiver.wait_for(1)
+    assert receiver.errors == []
+    cdp, registration_id = service_worker_registration(phone, page)
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": live_server.url,
+            "registrationId": registration_id,
+            "data": json.dumps(push.payload, ensure_ascii=False),
+        },
+    )
+    wait_for_row(
+        live_server,
+        "SELECT delivered_at FROM notification WHERE id = ? AND delivered_at IS NOT NULL",
+        notification_id,
+    )
+    shown = page.evaluate(
+        """async (taskId) => (await (await navigator.serviceWorker.ready).getNotifications())
+            .filter((n) => n.data && n.data.task_id === taskId)
+            .map((n) => ({ title: n.title, data: n.data, actions: n.actions.map((a) => a.action) }))""",
+        task_id,
+    )
+    [notification] = shown
+    assert notification["actions"] == ["accept", "decline"]
+    assert notification["data"]["id"] == notification_id
     worker = phone.service_workers[0]
 
+    # In a basement: Accept on the notification is kept in the outbox, nothing reaches the server.
     phone.set_offline(True)
-    opened = worker.evaluate(CLICK, ["accept", data, "新任务"])
-    assert opened == [f"{live_server.url}/notifications"]
-    items = page.evaluate("() => GridSafeOutbox.list()")
-    accepts = [item for item in items if item["name"] == "task.accept"]
-    assert [(i["args"], i["state"], i["summary"]) for i in accepts] == [
-        ({"task_id": task_id}, "pending", "新任务")
+    opened = worker.evaluate(CLICK, ["accept", notification["data"], notification["title"]])
+    assert opened == [f"{live_server.url}/tasks/{task_id}"]
+    accepts = [
+        i for i in page.evaluate("() => GridSafeOutbox.list()") if i["name"] == "task.accept"
     ]
-    # Offline, the "seen" receipt could not be sent; nothing reached the server.
+    assert [(i["args"], i["state"], i["summary"]) for i in accepts] == [
+        ({"task_id": task_id}, "pending", notification["title"])
+    ]
+    assert live_server.query("SELECT state FROM task WHERE id = ?", task_id) == [("offered",)]
     assert live_server.query("SELECT seen_at FROM notification WHERE id = ?", notification_id) == [
         (None,)
     ]
 
+    # Back online, the outbox sends the accept and the server applies it: the task is taken.
     phone.set_offline(False)
-    opened = worker.evaluate(CLICK, ["decline", data, "新任务"])
-    assert opened == [f"{live_server.url}/notifications?decline=1"]
-    wait_for_row(
-        live_server,
-        "SELECT seen_at FROM notification WHERE id = ? AND seen_at IS NOT NULL",
-        notification_id,
-    )
-    # Back online, the outbox sends the accept: the server answers it (the task is made up here,
-    # so the task rules refuse it), which proves it left the phone.
     page.evaluate("() => GridSafeOutbox.sync()")
     [sent] = [i for i in page.evaluate("() => GridSafeOutbox.list()") if i["name"] == "task.accept"]
-    assert sent["state"] in ("received", "rejected")
+    assert sent["state"] == "received"
+    assert live_server.query("SELECT state, accepted_by FROM task WHERE id = ?", task_id) == [
+        ("accepted", responder_id)
+    ]
+    wait_for_row(
+        live_server,
+        "SELECT accepted_at FROM notification WHERE id = ? AND accepted_at IS NOT NULL",
+        notification_id,
+    )
+    # Decline on a notification opens the task with its decline form.
+    opened = worker.evaluate(CLICK, ["decline", notification["data"], notification["title"]])
+    assert opened == [f"{live_server.url}/tasks/{task_id}?decline=1"]
+    page.locator("[data-push-toggle]").click()
+    expect(page.locator("[data-push-control]")).to_have_attribute("data-push-state", "off")
