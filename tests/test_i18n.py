@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+from sqlmodel import Session
 
 from backend.errors import ERRORS
 from backend.i18n import LOCALES, catalogue, negotiate
+from backend.models import User
+from tests.conftest import post_form, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_KEY = re.compile(r"""_\(\s*'([a-z0-9_.]+)'""")
@@ -69,7 +75,9 @@ def test_every_error_code_raised_in_code_exists() -> None:
         (None, None, "fr-FR,en;q=0.5,zh;q=0.8", "zh"),
         (None, None, "en;q=0,zh-CN", "zh"),
         (None, "en", "zh-CN", "en"),
-        ("zh", "en", "en-US", "zh"),
+        # Signed in, the account's language wins over a cookie another person may have left.
+        ("zh", "en", "en-US", "en"),
+        ("en", None, "zh-CN", "en"),
         ("xx", None, "en", "en"),
         (None, None, "garbage;;;q=abc", "zh"),
     ],
@@ -78,3 +86,45 @@ def test_language_negotiation(
     cookie: str | None, user: str | None, header: str | None, expected: str
 ) -> None:
     assert negotiate(cookie, user, header, "zh") == expected
+
+
+def _locale(db: Session, username: str) -> str | None:
+    db.expire_all()
+    return db.execute(select(User.locale).where(User.username == username)).scalar_one()
+
+
+def test_the_switch_stores_the_language_on_the_signed_in_account(
+    client: TestClient[Any], db: Session
+) -> None:
+    sign_in(client, "responder")
+    assert post_form(client, "/language", {"lang": "en", "next": "/"}).status_code == 303
+    assert _locale(db, "responder") == "en"
+    # Another device, with no cookie of the first, gets the account's language.
+    client.cookies.clear()
+    sign_in(client, "responder")
+    assert '<html lang="en">' in client.get("/").text
+    post_form(client, "/language", {"lang": "xx", "next": "/"})
+    assert _locale(db, "responder") == "en"
+
+
+def test_the_switch_signed_out_only_sets_the_cookie(client: TestClient[Any], db: Session) -> None:
+    response = post_form(client, "/language", {"lang": "en", "next": "/signin"})
+    assert "gs_lang=en" in response.headers["set-cookie"]
+    assert db.execute(select(User.locale).where(User.locale.is_not(None))).all() == []
+
+
+def test_a_language_picked_before_signing_in_becomes_the_accounts_if_it_has_none(
+    client: TestClient[Any], db: Session
+) -> None:
+    post_form(client, "/language", {"lang": "en", "next": "/signin"})
+    sign_in(client, "responder")
+    assert _locale(db, "responder") == "en"
+    # An account that has a language keeps it: the cookie may be someone else's on this phone.
+    client.cookies.clear()
+    sign_in(client, "inspector")
+    post_form(client, "/language", {"lang": "zh", "next": "/"})
+    client.cookies.clear()
+    post_form(client, "/language", {"lang": "en", "next": "/signin"})
+    sign_in(client, "inspector")
+    assert _locale(db, "inspector") == "zh"
+    assert '<html lang="zh-CN">' in client.get("/").text

@@ -51,7 +51,14 @@ class AuthPages(Controller):
         username = data.get("username", "")
         next_ = safe_next(data.get("next"))
         try:
-            token = services.sign_in(db, settings, username, data.get("password", ""), origin)
+            token = services.sign_in(
+                db,
+                settings,
+                username,
+                data.get("password", ""),
+                origin,
+                chosen_locale=request.cookies.get(LOCALE_COOKIE),
+            )
         except AppError as error:
             context = {"next": next_, "username": username, "error": error}
             return page(request, "signin.html", context, block="form", status_code=error.status)
@@ -81,13 +88,21 @@ class AuthPages(Controller):
         response.headers["Clear-Site-Data"] = '"cache"'
         return response
 
-    @post("/language", sync_to_thread=False)
+    @post("/language", sync_to_thread=True)
     def language(
-        self, request: Request[Any, Any, Any], data: URLEncodedBody[dict[str, str]]
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Session],
+        data: URLEncodedBody[dict[str, str]],
     ) -> Response[Any]:
+        """Signed in, the account keeps the choice (pushes and messages follow it); the cookie
+        serves the sign-in page and anyone not signed in."""
         lang = data.get("lang", "")
         response = after_change(request, safe_next(data.get("next")))
         if lang in LOCALES:
+            user = request.scope.get("user")
+            if user is not None:
+                services.set_locale(db, user.id, lang)
             response.set_cookie(
                 Cookie(key=LOCALE_COOKIE, value=lang, max_age=365 * 86400, samesite="lax", path="/")
             )

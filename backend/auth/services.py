@@ -7,13 +7,14 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.passwords import verify_password
 from backend.auth.policy import Principal, sign_in_allowed
 from backend.errors import AppError
+from backend.i18n import LOCALES
 from backend.models import Role, SignInAttempt, Unit, User, UserSession, utcnow
 from backend.models.base import UTCDateTime
 from backend.settings import Settings
@@ -34,9 +35,16 @@ def _recent_failures(session: Session, since: datetime, column: Any, value: str)
 
 
 def sign_in(
-    session: Session, settings: Settings, username: str, password: str, origin: Origin
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    origin: Origin,
+    chosen_locale: str | None = None,
 ) -> str:
-    """Check the password under the rate limit; return a new session token for the cookie."""
+    """Check the password under the rate limit; return a new session token for the cookie.
+    A language picked on the sign-in page (`chosen_locale`) becomes the account's if it has none
+    yet, so that person's pushes and messages speak it too."""
     now = utcnow()
     username = username.strip().lower()
     if text_problem(username):
@@ -57,6 +65,8 @@ def sign_in(
     if not ok or user is None or user.id is None:
         session.commit()
         raise AppError("invalid_credentials")
+    if user.locale is None and chosen_locale in LOCALES:
+        user.locale = chosen_locale
     token = secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -71,6 +81,15 @@ def sign_in(
     record(session, Origin(user.id, origin.device, origin.ip), "user.signed_in", "user", user.id)
     session.commit()
     return token
+
+
+def set_locale(session: Session, user_id: int, locale: str) -> None:
+    """The language switch, signed in: the account keeps the choice, so every page on any device,
+    and every push, second-channel message and notice written for this person, is in it."""
+    if locale not in LOCALES:
+        raise AppError("validation_failed", fields={"lang": "choice"})
+    session.execute(update(User).where(col(User.id) == user_id).values(locale=locale))
+    session.commit()
 
 
 def sign_out(session: Session, token: str) -> None:

@@ -55,8 +55,9 @@ class Translator:
 def negotiate(
     cookie: str | None, user_locale: str | None, accept_language: str | None, default: str
 ) -> str:
-    """Pick the UI language: the switch (cookie) wins, then the user's choice, then the browser."""
-    for choice in (cookie, user_locale):
+    """Pick the UI language: the signed-in person's own (kept on their account by the switch),
+    then the switch's cookie (the sign-in page, visitors), then the browser."""
+    for choice in (user_locale, cookie):
         if choice in LOCALES:
             return choice
     for language in _parse_accept_language(accept_language or ""):
