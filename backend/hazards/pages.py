@@ -26,6 +26,7 @@ from backend.models import HazardCategory, Severity, UnitLevel, utcnow
 from backend.offline import changes
 from backend.offline.photos import MAX_UPLOAD_BYTES, store_photo
 from backend.tasks.pages import loop_context
+from backend.tasks.queries import late_among
 from backend.units.services import units_under
 from backend.web import device_of, page
 from sync import Rejected
@@ -90,6 +91,7 @@ class HazardPages(Controller):
         )
         context = {
             "rows": rows,
+            "late": late_among(db, [row.Hazard.id for row in rows], utcnow()),
             "total": total,
             "severity": severity,
             "severities": list(Severity),

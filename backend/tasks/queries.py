@@ -307,3 +307,15 @@ def notifications_of(session: Session, hazard_id: str) -> Sequence[Any]:
         .where(Notification.hazard_id == hazard_id)
         .order_by(Notification.created_at, Notification.id)
     ).all()
+
+
+def late_among(session: Session, hazard_ids: Sequence[str], now: datetime) -> set[str]:
+    """Which of a page's hazards are past a deadline (`overdue`, the rule the dashboard and its
+    lists count by), for the lists to mark them."""
+    if not hazard_ids:
+        return set()
+    return set(
+        session.execute(
+            select(Hazard.id).where(col(Hazard.id).in_(hazard_ids), overdue(now))
+        ).scalars()
+    )
