@@ -167,7 +167,8 @@ class HazardLoopPages(Controller):
             origin = origin_of(request)
             return services.assign(db, principal, hazard_id, assignment, origin, str(uuid.uuid4()))
 
-        return act(request, db, run, f"/hazards/{hazard_id.lower()}")
+        # ?assigned=1: the card confirms it; #open-task: the phone lands on the new task.
+        return act(request, db, run, f"/hazards/{hazard_id.lower()}?assigned=1#open-task")
 
     @post("/dismiss", sync_to_thread=True)
     def dismiss(

@@ -63,10 +63,12 @@ def test_the_district_reassigns_what_escalated(browser: Any, live_server: LiveSe
         expect(section.locator("[data-escalation-reason]")).to_contain_text("超时未接收")
         screenshot(page, "district-sees-escalated")
 
-        # Reassigned to the grid's inspector, with a new deadline.
+        # Reassigned to the grid's inspector, with a new deadline (a deliberate step: the task
+        # still out is withdrawn).
         [(inspector_id,)] = live_server.query(
             "SELECT id FROM app_user WHERE username = 'inspector'"
         )
+        page.locator("[data-reassign] summary").click()
         form = page.locator("[data-assign-form]")
         form.locator(f"input[name=people][value='{inspector_id}']").check()
         form.locator("button[type=submit]").click()
