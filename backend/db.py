@@ -9,10 +9,22 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, Select, create_engine, event, func, make_url, select
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+)
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -85,26 +97,42 @@ def pool_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def page_of(
-    session: OrmSession, stmt: Select[Any], *order: Any, limit: int, offset: int = 0
-) -> tuple[list[Any], int]:
-    """One page of `stmt`'s rows and the count of all of them, in one query: each row carries the
-    count as a window column (`total`, last), so a list page needs no second, counting query.
-    Past the last page no row carries it, and a count query answers instead."""
-    rows = list(
-        session.execute(
-            stmt.add_columns(func.count().over().label("total"))
-            .order_by(*order)
-            .limit(limit)
-            .offset(offset)
-        ).all()
+@dataclass(frozen=True)
+class Paged:
+    """One page of a statement's rows with the count of all of them as a window column (`total`,
+    last), so a list page needs no second, counting query; and the counting query for a page
+    past the end, where no row carries the count. Both take the bound values `limit` and
+    `offset` (and whatever the statement itself binds), so a list builds them once per shape of
+    its filters instead of once per request."""
+
+    rows: Select[Any]
+    count: Select[Any]
+
+
+def paged(stmt: Select[Any], *order: Any) -> Paged:
+    return Paged(
+        rows=stmt.add_columns(func.count().over().label("total"))
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset")),
+        count=select(func.count()).select_from(stmt.subquery()),
     )
+
+
+def run_page(
+    session: OrmSession,
+    statements: Paged,
+    params: dict[str, Any],
+    *,
+    limit: int,
+    offset: int = 0,
+) -> tuple[list[Any], int]:
+    rows = list(session.execute(statements.rows, {**params, "limit": limit, "offset": offset}))
     if rows:
         return rows, int(rows[0].total)
     if not offset:
         return rows, 0
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    return rows, int(total)
+    return rows, int(session.execute(statements.count, params).scalar_one())
 
 
 def make_loop_engine(url: str) -> Engine | None:

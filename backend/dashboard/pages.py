@@ -12,10 +12,10 @@ from sqlmodel import Session
 
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
-from backend.dashboard import queries
+from backend.dashboard import queries, trends
 from backend.errors import AppError
 from backend.models import utcnow
-from backend.web import page
+from backend.web import page, zone_of
 
 
 class DashboardPages(Controller):
@@ -36,6 +36,7 @@ class DashboardPages(Controller):
             raise AppError("forbidden")
         now = utcnow()
         since = queries.period_start(now, days)
+        on_time = queries.on_time_by_child(db, principal, since)
         context = {
             "tier": tier.value,
             "days": days,
@@ -43,7 +44,8 @@ class DashboardPages(Controller):
             "counts": queries.counts(db, principal, tier, now),
             "accept": queries.time_to_accept(db, principal, since),
             "rectify": queries.time_to_rectify(db, principal, since),
-            "on_time": queries.on_time_by_child(db, principal, since),
+            "on_time": on_time,
+            "charts": trends.dashboard_charts(db, principal, since, now, zone_of(request), on_time),
             "escalated": queries.escalated_to(db, principal, tier, since),
             "duty": queries.who_is_on_duty(db, principal, tier, now),
         }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from backend.auth.policy import Principal
@@ -390,11 +390,12 @@ def _set(session: Session, loaded: Loaded, now: datetime, **values: Any) -> None
         setattr(hazard, key, value)
 
 
+_REQUESTS = (
+    select(ApprovalRequest)
+    .where(ApprovalRequest.hazard_id == bindparam("hazard_id"))
+    .order_by(ApprovalRequest.requested_at)
+)
+
+
 def requests_of(session: Session, hazard_id: str) -> list[ApprovalRequest]:
-    return list(
-        session.execute(
-            select(ApprovalRequest)
-            .where(ApprovalRequest.hazard_id == hazard_id)
-            .order_by(ApprovalRequest.requested_at)
-        ).scalars()
-    )
+    return list(session.execute(_REQUESTS, {"hazard_id": hazard_id}).scalars())

@@ -10,8 +10,8 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import bindparam, select
+from sqlmodel import Session, col
 
 from backend.auth.guards import signed_in
 from backend.auth.policy import Principal
@@ -35,6 +35,21 @@ from backend.tasks.services import Loaded, Origin
 from backend.web import zone_of
 from sync import Rejected, Write
 
+# The card's reads, built once (see backend/hazards/views.py).
+_LAST_MOVE = (
+    select(Event)
+    .where(
+        Event.entity_type == "hazard",
+        Event.entity_id == bindparam("hazard_id"),
+        col(Event.action).in_(["hazard.escalated", "hazard.whistled", "hazard.pulled_up"]),
+    )
+    .order_by(col(Event.at).desc(), col(Event.id).desc())
+    .limit(1)
+)
+_NAMES = select(User.id, User.display_name).where(
+    col(User.id).in_(bindparam("ids", expanding=True))
+)
+
 
 def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dict[str, Any]:
     """What the card shows: the tier and why it is there, who is on duty above, what this
@@ -46,31 +61,10 @@ def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dic
     is_open = HazardState(hazard.state) in OPEN
     above = TIERS[TIERS.index(tier) + 1] if TIERS.index(tier) + 1 < len(TIERS) else None
     holder = loaded.task is not None and loaded.task.accepted_by == principal.id
-    last = db.execute(
-        select(Event)
-        .where(
-            Event.entity_type == "hazard",
-            Event.entity_id == hazard.id,
-            Event.action.in_(["hazard.escalated", "hazard.whistled", "hazard.pulled_up"]),
-        )
-        .order_by(Event.at.desc(), Event.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    last = db.execute(_LAST_MOVE, {"hazard_id": hazard.id}).scalar_one_or_none()
     requests = manual.requests_of(db, hazard.id)
-    names = (
-        dict(
-            db.execute(
-                select(User.id, User.display_name).where(
-                    User.id.in_(
-                        {r.requested_by for r in requests}
-                        | {r.decided_by for r in requests if r.decided_by}
-                    )
-                )
-            ).all()
-        )
-        if requests
-        else {}
-    )
+    people = {r.requested_by for r in requests} | {r.decided_by for r in requests if r.decided_by}
+    names = dict(db.execute(_NAMES, {"ids": list(people)}).all()) if people else {}
     decidable = {
         r.id
         for r in requests
@@ -81,11 +75,7 @@ def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dic
     }
     duty_path = tier_path(hazard.unit_path, above) if above else None
     duty = on_duty(db, [duty_path], now).get(duty_path, []) if duty_path else []
-    duty_names = (
-        list(db.execute(select(User.display_name).where(User.id.in_(duty))).scalars())
-        if duty
-        else []
-    )
+    duty_names = [name for _, name in db.execute(_NAMES, {"ids": duty}).all()] if duty else []
     return {
         "esc": {
             "tier": tier.value,

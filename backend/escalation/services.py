@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlmodel import Session
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlmodel import Session, col
 
 from backend.escalation.clocks import MAJOR_RULE, TIER_ROLE, Policies, tier_of_unit_level, tier_path
 from backend.escalation.policy import Clock, Standing, Step, due
@@ -21,6 +21,7 @@ from backend.models import (
     Tier,
     Unit,
     User,
+    UTCDateTime,
 )
 from backend.offline import changes
 from backend.risk import services as risk
@@ -29,31 +30,36 @@ from backend.tasks import notices
 # ---- who is on duty ---------------------------------------------------------------------------
 
 
+# Each unit asked for, with the active people whose shift covers `now` (one row each), or one
+# row with no one: the units and their shifts in one statement.
+_SHIFTS_NOW = (
+    select(Unit.path, Unit.id, Unit.level, col(User.id).label("user_id"))
+    .outerjoin(
+        DutyShift,
+        and_(
+            DutyShift.unit_id == Unit.id,
+            DutyShift.starts_at <= bindparam("now", type_=UTCDateTime()),
+            DutyShift.ends_at > bindparam("now", type_=UTCDateTime()),
+        ),
+    )
+    .outerjoin(User, and_(User.id == DutyShift.user_id, User.active.is_(True)))
+    .where(col(Unit.path).in_(bindparam("paths", expanding=True)))
+)
+
+
 def on_duty(session: Session, unit_paths: Iterable[str], now: datetime) -> dict[str, list[int]]:
     """Who answers for each unit right now: the roster's shifts covering this moment, or where
     none does, the unit's officers of the tier's role. A unit with nobody maps to []."""
     paths = sorted(set(unit_paths))
     if not paths:
         return {}
-    units = {
-        row.path: (row.id, row.level)
-        for row in session.execute(
-            select(Unit.id, Unit.path, Unit.level).where(Unit.path.in_(paths))
-        ).all()
-    }
     result: dict[str, list[int]] = {path: [] for path in paths}
+    units: dict[str, tuple[int, str]] = {}
+    for row in session.execute(_SHIFTS_NOW, {"paths": paths, "now": now}):
+        units[row.path] = (row.id, row.level)
+        if row.user_id is not None:
+            result[row.path].append(row.user_id)
     by_unit = {unit_id: path for path, (unit_id, _) in units.items()}
-    for unit_id, user_id in session.execute(
-        select(DutyShift.unit_id, DutyShift.user_id)
-        .join(User, User.id == DutyShift.user_id)
-        .where(
-            DutyShift.unit_id.in_(list(by_unit)),
-            DutyShift.starts_at <= now,
-            DutyShift.ends_at > now,
-            User.active.is_(True),
-        )
-    ).all():
-        result[by_unit[unit_id]].append(user_id)
     fallback = [path for path in paths if not result[path] and path in units]
     if fallback:
         conditions = []

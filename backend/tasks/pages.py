@@ -40,7 +40,7 @@ PAGE_SIZE = 30
 
 def loop_context(db: Session, principal: Principal, hazard: Hazard) -> dict[str, Any]:
     """What the hazard card shows of the loop: the open task, evidence, what this person may do."""
-    loaded = services.load(db, principal, hazard.id, lock=False)
+    loaded = services.loaded_for_reading(db, hazard)
     facts = services.facts_for(principal, loaded)
     actions = allowed_actions(principal.role, principal.id, facts)
     context: dict[str, Any] = {

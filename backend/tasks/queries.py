@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, or_, select
 from sqlmodel import Session, col
 
 from backend.auth.policy import Principal
-from backend.db import page_of
+from backend.db import Paged, paged, run_page
 from backend.hazards.views import report_photos, scoped
 from backend.models import (
     Enterprise,
@@ -26,6 +27,7 @@ from backend.models import (
     Tier,
     Unit,
     User,
+    UTCDateTime,
     utcnow,
 )
 from backend.models.push import Notification
@@ -86,7 +88,7 @@ def dashboard_filters(params: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def overdue(now: datetime) -> ColumnElement[bool]:
+def overdue(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Past a deadline: the escalation clock (unless suspended), or the open task's accept
     deadline, or its rectification deadline while it is being rectified."""
     late_task = (
@@ -111,7 +113,7 @@ def overdue(now: datetime) -> ColumnElement[bool]:
     return or_(clock, late_task)
 
 
-def within(basis: str, since: datetime) -> ColumnElement[bool]:
+def within(basis: str, since: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """Hazards whose task was accepted, with evidence submitted, or which closed since `since`."""
     if basis == "accepted":
         exists: ColumnElement[bool] = (
@@ -128,28 +130,6 @@ def within(basis: str, since: datetime) -> ColumnElement[bool]:
         )
         return exists
     return and_(Hazard.state == HazardState.CLOSED.value, col(Hazard.closed_at) >= since)
-
-
-def _dashboard_where(stmt: Select[Any], filters: QueueFilters, now: datetime) -> Select[Any]:
-    if filters.tier:
-        stmt = stmt.where(Hazard.tier == filters.tier)
-    if filters.overdue:
-        stmt = stmt.where(overdue(now))
-    if filters.escalated:
-        stmt = stmt.where(Hazard.escalated_at.is_not(None))
-    if filters.supervised:
-        stmt = stmt.where(Hazard.supervised.is_(True))
-    if filters.unit_id is not None:
-        # Not correlated with the grid the list joins: this is the unit the link names.
-        unit_path = (
-            select(Unit.path).where(Unit.id == filters.unit_id).correlate(None).scalar_subquery()
-        )
-        stmt = stmt.where(Hazard.unit_path.startswith(unit_path))
-    if filters.days is not None and filters.basis:
-        stmt = stmt.where(within(filters.basis, now - timedelta(days=filters.days)))
-    if filters.on_time:
-        stmt = stmt.where(col(Hazard.closed_at) <= col(Hazard.rectify_by))
-    return stmt
 
 
 # Waiting for the street first (new, then declined by everyone), then the rest of the loop.
@@ -177,35 +157,112 @@ def _names() -> Select[Any]:
     )
 
 
+@dataclass(frozen=True)
+class _QueueShape:
+    """Which filters a queue request sets: the statement is built once per shape, with every value
+    bound at execution (building a statement of this size costs more than running it)."""
+
+    enterprise: bool  # an enterprise officer's queue: their enterprise instead of an area
+    state: bool
+    severity: bool
+    grid: bool
+    enterprise_filter: bool
+    tier: bool
+    overdue: bool
+    escalated: bool
+    supervised: bool
+    unit: bool
+    basis: str  # with `days`: accepted / rectified / closed within the last N days
+    on_time: bool
+
+
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
+@cache
+def _queue_statements(shape: _QueueShape) -> Paged:
+    stmt = _names().where(
+        Hazard.enterprise_id == bindparam("scope_enterprise")
+        if shape.enterprise
+        else col(Hazard.unit_path).startswith(bindparam("scope"))
+    )
+    if shape.tier:
+        stmt = stmt.where(Hazard.tier == bindparam("tier"))
+    if shape.overdue:
+        stmt = stmt.where(overdue(_NOW))
+    if shape.escalated:
+        stmt = stmt.where(col(Hazard.escalated_at).is_not(None))
+    if shape.supervised:
+        stmt = stmt.where(Hazard.supervised.is_(True))
+    if shape.unit:
+        # Not correlated with the grid the list joins: this is the unit the link names.
+        unit_path = (
+            select(Unit.path)
+            .where(Unit.id == bindparam("unit_id"))
+            .correlate(None)
+            .scalar_subquery()
+        )
+        stmt = stmt.where(col(Hazard.unit_path).startswith(unit_path))
+    if shape.basis:
+        stmt = stmt.where(within(shape.basis, bindparam("since", type_=UTCDateTime())))
+    if shape.on_time:
+        stmt = stmt.where(col(Hazard.closed_at) <= col(Hazard.rectify_by))
+    if shape.state:
+        stmt = stmt.where(Hazard.state == bindparam("state"))
+    elif not shape.basis:
+        # Open ones only, unless it is a history list (accepted, rectified, closed in a period).
+        stmt = stmt.where(
+            col(Hazard.state).not_in([HazardState.CLOSED.value, HazardState.RETURNED.value])
+        )
+    if shape.severity:
+        stmt = stmt.where(Hazard.severity == bindparam("severity"))
+    if shape.grid:
+        stmt = stmt.where(Hazard.grid_id == bindparam("grid_id"))
+    if shape.enterprise_filter:
+        stmt = stmt.where(Hazard.enterprise_id == bindparam("enterprise_id"))
+    return paged(
+        stmt,
+        _STATE_ORDER,
+        (Hazard.severity == "major").desc(),
+        col(Hazard.reported_at).desc(),
+        Hazard.id,
+    )
+
+
 def queue(
     session: Session, principal: Principal, filters: QueueFilters, *, limit: int, offset: int
 ) -> tuple[Sequence[Any], int]:
     """The street's hazards: by default everything still open, what needs the street first,
     then major before general, then newest."""
-    stmt = _dashboard_where(scoped(_names(), principal), filters, utcnow())
-    if filters.state:
-        stmt = stmt.where(Hazard.state == filters.state)
-    elif not (filters.basis and filters.days is not None):
-        # Open ones only, unless it is a history list (accepted, rectified, closed in a period).
-        stmt = stmt.where(
-            Hazard.state.not_in([HazardState.CLOSED.value, HazardState.RETURNED.value])
-        )
-    if filters.severity:
-        stmt = stmt.where(Hazard.severity == filters.severity)
-    if filters.grid_id is not None:
-        stmt = stmt.where(Hazard.grid_id == filters.grid_id)
-    if filters.enterprise_id is not None:
-        stmt = stmt.where(Hazard.enterprise_id == filters.enterprise_id)
-    return page_of(
-        session,
-        stmt,
-        _STATE_ORDER,
-        (Hazard.severity == "major").desc(),
-        Hazard.reported_at.desc(),
-        Hazard.id,
-        limit=limit,
-        offset=offset,
+    now = utcnow()
+    basis = filters.basis if filters.days is not None else ""
+    shape = _QueueShape(
+        enterprise=principal.is_enterprise,
+        state=bool(filters.state),
+        severity=bool(filters.severity),
+        grid=filters.grid_id is not None,
+        enterprise_filter=filters.enterprise_id is not None,
+        tier=bool(filters.tier),
+        overdue=filters.overdue,
+        escalated=filters.escalated,
+        supervised=filters.supervised,
+        unit=filters.unit_id is not None,
+        basis=basis,
+        on_time=filters.on_time,
     )
+    params: dict[str, Any] = {
+        "scope_enterprise": principal.enterprise_id,
+        "scope": principal.unit_path,
+        "now": now,
+        "since": now - timedelta(days=filters.days or 0),
+        "tier": filters.tier,
+        "unit_id": filters.unit_id,
+        "state": filters.state,
+        "severity": filters.severity,
+        "grid_id": filters.grid_id,
+        "enterprise_id": filters.enterprise_id,
+    }
+    return run_page(session, _queue_statements(shape), params, limit=limit, offset=offset)
 
 
 def inbox(session: Session, principal: Principal) -> Sequence[Any]:
@@ -288,25 +345,29 @@ def task_card(session: Session, principal: Principal, task_id: str) -> dict[str,
     }
 
 
+_OFFER_NAMES = (
+    select(User.display_name, TaskOffer.declined_at, TaskOffer.decline_reason)
+    .join(User, User.id == TaskOffer.user_id)
+    .where(TaskOffer.task_id == bindparam("task_id"))
+    .order_by(User.display_name)
+)
+_NOTIFICATIONS = (
+    select(Notification, User.display_name)
+    .join(User, User.id == Notification.user_id)
+    .where(Notification.hazard_id == bindparam("hazard_id"))
+    .order_by(Notification.created_at, Notification.id)
+)
+
+
 def offer_names(session: Session, task_id: str) -> list[tuple[str, bool, str]]:
     """Who a task was offered to: name, declined, reason."""
-    rows = session.execute(
-        select(User.display_name, TaskOffer.declined_at, TaskOffer.decline_reason)
-        .join(User, User.id == TaskOffer.user_id)
-        .where(TaskOffer.task_id == task_id)
-        .order_by(User.display_name)
-    ).all()
+    rows = session.execute(_OFFER_NAMES, {"task_id": task_id}).all()
     return [(row.display_name, row.declined_at is not None, row.decline_reason) for row in rows]
 
 
 def notifications_of(session: Session, hazard_id: str) -> Sequence[Any]:
     """For the timeline: who was told what about this hazard, and whether it reached them."""
-    return session.execute(
-        select(Notification, User.display_name)
-        .join(User, User.id == Notification.user_id)
-        .where(Notification.hazard_id == hazard_id)
-        .order_by(Notification.created_at, Notification.id)
-    ).all()
+    return session.execute(_NOTIFICATIONS, {"hazard_id": hazard_id}).all()
 
 
 def late_among(session: Session, hazard_ids: Sequence[str], now: datetime) -> set[str]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlmodel import Session, col
 
 from backend.auth.policy import Principal
 from backend.escalation import clocks
@@ -93,19 +93,31 @@ def load(session: Session, principal: Principal, hazard_id: str, *, lock: bool =
     hazard = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if hazard is None:
         raise Rejected("loop.not_found")
-    open_task = (
-        select(Task)
-        .where(Task.hazard_id == hazard.id, Task.state.in_(OPEN_TASK_STATES))
-        .order_by(Task.created_at.desc())
-        .limit(1)
-    )
-    task = session.execute(open_task.with_for_update() if lock else open_task).scalar_one_or_none()
-    offers: list[TaskOffer] = []
-    if task is not None:
-        offers = list(
-            session.execute(select(TaskOffer).where(TaskOffer.task_id == task.id)).scalars()
-        )
-    return Loaded(hazard, task, offers)
+    open_task = _OPEN_TASK.with_for_update() if lock else _OPEN_TASK
+    task = session.execute(open_task, {"hazard_id": hazard.id}).scalar_one_or_none()
+    return Loaded(hazard, task, _offers(session, task))
+
+
+def loaded_for_reading(session: Session, hazard: Hazard) -> Loaded:
+    """`load` without the locks, for a hazard a page has already read within the person's area
+    (the card), so it is not read twice."""
+    task = session.execute(_OPEN_TASK, {"hazard_id": hazard.id}).scalar_one_or_none()
+    return Loaded(hazard, task, _offers(session, task))
+
+
+_OPEN_TASK = (
+    select(Task)
+    .where(Task.hazard_id == bindparam("hazard_id"), col(Task.state).in_(OPEN_TASK_STATES))
+    .order_by(col(Task.created_at).desc())
+    .limit(1)
+)
+_OFFERS = select(TaskOffer).where(TaskOffer.task_id == bindparam("task_id"))
+
+
+def _offers(session: Session, task: Task | None) -> list[TaskOffer]:
+    if task is None:
+        return []
+    return list(session.execute(_OFFERS, {"task_id": task.id}).scalars())
 
 
 def facts_for(principal: Principal, loaded: Loaded) -> Facts:
@@ -200,20 +212,23 @@ def _end_task(session: Session, task: Task, state: TaskState, now: datetime) -> 
 # ---- dispatch -------------------------------------------------------------------------------
 
 
+_CANDIDATES = (
+    select(User.id, User.display_name, User.role, Unit.name, Unit.path)
+    .join(Unit, Unit.id == User.unit_id)
+    .where(
+        User.active.is_(True),
+        col(User.role).in_([Role.STREET_RESPONDER.value, Role.GRID_INSPECTOR.value]),
+        col(Unit.path).startswith(bindparam("street")),
+    )
+    .order_by(col(User.role).desc(), User.display_name)
+)
+
+
 def candidates(session: Session, hazard: Hazard) -> list[tuple[int, str, str, str]]:
     """Who a hazard may be offered to: the street's responders and the inspectors of its grid
     (id, name, role, unit name). Their area must contain the hazard, so they can see it."""
     street = clocks.tier_path(hazard.unit_path, Tier.STREET)
-    rows = session.execute(
-        select(User.id, User.display_name, User.role, Unit.name, Unit.path)
-        .join(Unit, Unit.id == User.unit_id)
-        .where(
-            User.active.is_(True),
-            User.role.in_([Role.STREET_RESPONDER.value, Role.GRID_INSPECTOR.value]),
-            Unit.path.startswith(street),
-        )
-        .order_by(User.role.desc(), User.display_name)
-    ).all()
+    rows = session.execute(_CANDIDATES, {"street": street}).all()
     return [
         (row.id, row.display_name, row.role, row.name)
         for row in rows
@@ -570,22 +585,30 @@ def send_back(
 # ---- reads for the pages --------------------------------------------------------------------
 
 
+_OPEN_TASKS = (
+    select(Task, User.display_name.label("holder"))
+    .outerjoin(User, User.id == Task.accepted_by)
+    .where(
+        col(Task.hazard_id).in_(bindparam("hazard_ids", expanding=True)),
+        col(Task.state).in_(OPEN_TASK_STATES),
+    )
+)
+_OFFER_COUNTS = (
+    select(TaskOffer.task_id, func.count())
+    .where(col(TaskOffer.task_id).in_(bindparam("task_ids", expanding=True)))
+    .group_by(TaskOffer.task_id)
+)
+
+
 def open_task_summary(session: Session, hazard_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """For a list of hazards: their open task's state, holder and deadlines."""
     if not hazard_ids:
         return {}
-    holder = User.display_name.label("holder")
-    rows = session.execute(
-        select(Task, holder)
-        .outerjoin(User, User.id == Task.accepted_by)
-        .where(Task.hazard_id.in_(hazard_ids), Task.state.in_(OPEN_TASK_STATES))
-    ).all()
-    counts = dict(
-        session.execute(
-            select(TaskOffer.task_id, func.count())
-            .where(TaskOffer.task_id.in_([row.Task.id for row in rows]))
-            .group_by(TaskOffer.task_id)
-        ).all()
+    rows = session.execute(_OPEN_TASKS, {"hazard_ids": list(hazard_ids)}).all()
+    counts: dict[str, int] = (
+        dict(session.execute(_OFFER_COUNTS, {"task_ids": [row.Task.id for row in rows]}).all())
+        if rows
+        else {}
     )
     return {
         row.Task.hazard_id: {
@@ -597,26 +620,32 @@ def open_task_summary(session: Session, hazard_ids: Sequence[str]) -> dict[str, 
     }
 
 
+_RECTIFICATIONS = (
+    select(Rectification, User.display_name)
+    .join(User, User.id == Rectification.user_id)
+    .where(Rectification.hazard_id == bindparam("hazard_id"))
+    .order_by(Rectification.at)
+)
+# Each photo with `uploaded`: None until the person who rectified has sent its bytes.
+_RECTIFICATION_PHOTOS = (
+    select(
+        RectificationPhoto.rectification_id,
+        RectificationPhoto.sha256,
+        col(PhotoUpload.sha256).label("uploaded"),
+    )
+    .join(Rectification, Rectification.id == RectificationPhoto.rectification_id)
+    .outerjoin(PhotoUpload, sent_by(RectificationPhoto.sha256, Rectification.user_id))
+    .where(col(RectificationPhoto.rectification_id).in_(bindparam("ids", expanding=True)))
+    .order_by(RectificationPhoto.position)
+)
+
+
 def rectifications(session: Session, hazard_id: str) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Rectification, User.display_name)
-        .join(User, User.id == Rectification.user_id)
-        .where(Rectification.hazard_id == hazard_id)
-        .order_by(Rectification.at)
-    ).all()
-    # Each photo with `uploaded`: None until the person who rectified has sent its bytes.
+    rows = session.execute(_RECTIFICATIONS, {"hazard_id": hazard_id}).all()
     photos: dict[str, list[Any]] = {}
     if rows:
         for link in session.execute(
-            select(
-                RectificationPhoto.rectification_id,
-                RectificationPhoto.sha256,
-                PhotoUpload.sha256.label("uploaded"),
-            )
-            .join(Rectification, Rectification.id == RectificationPhoto.rectification_id)
-            .outerjoin(PhotoUpload, sent_by(RectificationPhoto.sha256, Rectification.user_id))
-            .where(RectificationPhoto.rectification_id.in_([r.Rectification.id for r in rows]))
-            .order_by(RectificationPhoto.position)
+            _RECTIFICATION_PHOTOS, {"ids": [r.Rectification.id for r in rows]}
         ).all():
             photos.setdefault(link.rectification_id, []).append(link)
     return [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import bindparam, select
+from sqlmodel import Session, col
 
 from backend.audit import Origin, record
 from backend.auth.policy import Principal, can_administer, sees_unit
@@ -23,16 +23,23 @@ def path_for(parent: Unit | None, code: str) -> str:
     return f"{parent.path if parent else '/'}{code}/"
 
 
+_UNITS_UNDER = select(Unit).where(col(Unit.path).startswith(bindparam("scope"))).order_by(Unit.path)
+_UNITS_UNDER_AT = _UNITS_UNDER.where(Unit.level == bindparam("level"))
+
+
 def units_under(
     session: Session, principal: Principal, level: UnitLevel | None = None
 ) -> Sequence[Unit]:
     """The principal's unit and everything below it, in tree order."""
     if principal.is_enterprise:
         return []
-    stmt = select(Unit).where(Unit.path.startswith(principal.unit_path))
-    if level is not None:
-        stmt = stmt.where(Unit.level == level.value)
-    return session.execute(stmt.order_by(Unit.path)).scalars().all()
+    if level is None:
+        return session.execute(_UNITS_UNDER, {"scope": principal.unit_path}).scalars().all()
+    return (
+        session.execute(_UNITS_UNDER_AT, {"scope": principal.unit_path, "level": level.value})
+        .scalars()
+        .all()
+    )
 
 
 def get_unit(session: Session, principal: Principal, unit_id: int) -> Unit:
