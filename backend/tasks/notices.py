@@ -5,7 +5,7 @@ workers only once that transaction has committed: a rolled-back assignment notif
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,7 +16,7 @@ from sqlmodel import Session
 from backend.db import settings_of
 from backend.escalation.clocks import tier_path
 from backend.i18n import Translator
-from backend.models import Enterprise, Hazard, Role, Task, Tier, Unit, User
+from backend.models import Enterprise, Hazard, Role, Severity, Task, Tier, Unit, User
 from backend.push import outbox
 from backend.timezone import format_local, zone_for
 
@@ -36,6 +36,19 @@ def _place(session: Session, hazard: Hazard) -> str:
 def _when(session: Session, moment: datetime) -> str:
     """Local wall-clock time, as the pages show it: a push is read on a phone, not a server."""
     return format_local(moment, zone_for(settings_of(session)), "%m-%d %H:%M")
+
+
+# Kinds whose own title already says the hazard is major (挂牌督办, 复核).
+_TITLE_SAYS_MAJOR = frozenset({"hazard.supervised", "hazard.verified"})
+
+
+def headline(t: Translator, kind: str, severity: str, values: Mapping[str, Any]) -> str:
+    """A notification's title. About a major hazard it says so first (【重大隐患】): on a lock
+    screen full of tasks, the title is all a responder reads before choosing what to open."""
+    title = t(f"notify.{kind}.title", **values)
+    if severity == Severity.MAJOR and kind not in _TITLE_SAYS_MAJOR:
+        return t("notify.major", title=title)
+    return title
 
 
 def send(
@@ -69,7 +82,7 @@ def send(
             session,
             user_ids=people,
             kind=kind,
-            title=t(f"notify.{kind}.title", **params),
+            title=headline(t, kind, hazard.severity, params),
             body=t(f"notify.{kind}.body", **params),
             url=url,
             data={"task_id": task_id, "hazard_id": hazard.id},
@@ -86,6 +99,7 @@ class Named(Protocol):
     """What a notification needs of a hazard: a Hazard, or a row with these columns."""
 
     id: str
+    severity: str
     category: str
     enterprise_id: int | None
     grid_id: int
@@ -140,7 +154,7 @@ def send_many(
                 {
                     "user_id": user_id,
                     "kind": kind,
-                    "title": t(f"notify.{kind}.title", **values),
+                    "title": headline(t, kind, hazard.severity, values),
                     "body": t(f"notify.{kind}.body", **values),
                     "url": url,
                     "data": {"task_id": None, "hazard_id": hazard.id},
