@@ -370,13 +370,12 @@ def notifications_of(session: Session, hazard_id: str) -> Sequence[Any]:
     return session.execute(_NOTIFICATIONS, {"hazard_id": hazard_id}).all()
 
 
+_LATE = select(Hazard.id).where(col(Hazard.id).in_(bindparam("ids", expanding=True)), overdue(_NOW))
+
+
 def late_among(session: Session, hazard_ids: Sequence[str], now: datetime) -> set[str]:
     """Which of a page's hazards are past a deadline (`overdue`, the rule the dashboard and its
     lists count by), for the lists to mark them."""
     if not hazard_ids:
         return set()
-    return set(
-        session.execute(
-            select(Hazard.id).where(col(Hazard.id).in_(hazard_ids), overdue(now))
-        ).scalars()
-    )
+    return set(session.execute(_LATE, {"ids": list(hazard_ids), "now": now}).scalars())
