@@ -183,3 +183,21 @@ def test_only_the_citys_administrators_write_policies(client: TestClient[Any], d
     assert client.get("/admin/policies").status_code == 403
     assert post_form(client, "/admin/policies", new_policy()).status_code == 403
     assert policies(db) == before
+
+
+def test_without_javascript_the_saved_version_is_confirmed(
+    client: TestClient[Any], db: Session
+) -> None:
+    sign_in(client, "admin", DEMO_PASSWORD)
+    response = post_form(client, "/admin/policies", new_policy(category="gas"))
+    assert response.status_code == 303
+    new_id = db.execute(
+        select(EscalationPolicy.id).where(
+            EscalationPolicy.active.is_(True), EscalationPolicy.category == "gas"
+        )
+    ).scalar_one()
+    assert response.headers["location"] == f"/admin/policies?saved={new_id}#policy-{new_id}"
+    page = client.get(f"/admin/policies?saved={new_id}").text
+    assert "data-policy-saved" in page
+    assert f'id="policy-{new_id}" data-policy-id="{new_id}" class="just-saved"' in page
+    assert "data-policy-saved" not in client.get("/admin/policies").text

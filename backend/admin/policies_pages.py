@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import URLEncodedBody
+from litestar.params import QueryParameter, URLEncodedBody
+from litestar.response import Redirect
 from sqlmodel import Session
 
 from backend.admin import policies
@@ -14,8 +15,8 @@ from backend.audit import Origin
 from backend.auth.guards import administrator
 from backend.auth.policy import Principal
 from backend.errors import AppError
-from backend.models import Unit
-from backend.web import after_change, page
+from backend.models import EscalationPolicy, Unit
+from backend.web import page, wants_fragment
 
 
 def _level(db: Session, principal: Principal) -> str:
@@ -35,6 +36,7 @@ def _context(
         "bounds": policies.BOUNDS,
         "form": form,
         "errors": errors,
+        "saved": None,  # the version just saved, for the confirmation
         **extra,
     }
 
@@ -53,8 +55,12 @@ class PolicyPages(Controller):
         request: Request[Any, Any, Any],
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
+        saved: Annotated[int | None, QueryParameter(ge=1, le=2_000_000_000)] = None,
     ) -> Response[Any]:
-        return page(request, "admin/policies.html", _context(db, principal, dict(_BLANK), {}))
+        """`saved`: the version just saved, confirmed above the form (the no-JavaScript path)."""
+        policy = db.get(EscalationPolicy, saved) if saved is not None else None
+        context = _context(db, principal, dict(_BLANK), {}, saved=policy)
+        return page(request, "admin/policies.html", context)
 
     @post("/", sync_to_thread=True)
     def create(
@@ -81,9 +87,19 @@ class PolicyPages(Controller):
             db.rollback()
             context = _context(db, principal, data, error.fields, error=error)
             return page(
-                request, "admin/policies.html", context, block="form", status_code=error.status
+                request, "admin/policies.html", context, block="policies", status_code=error.status
             )
-        return after_change(request, f"/admin/policies#policy-{policy.id}")
+        if wants_fragment(request):
+            # The table, the confirmation and a blank form, swapped in place. (A redirect to the
+            # same page with only a new #fragment would not load anything: the form stayed faded
+            # and the table old.)
+            context = _context(db, principal, dict(_BLANK), {}, saved=policy)
+            return page(request, "admin/policies.html", context, block="policies")
+        return Redirect(
+            f"/admin/policies?saved={policy.id}#policy-{policy.id}",
+            status_code=303,
+            headers={"Vary": "HX-Request"},
+        )
 
 
 ROUTES = [PolicyPages]
