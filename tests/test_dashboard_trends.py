@@ -20,6 +20,7 @@ from sqlmodel import Session
 from backend.dashboard import charts, trends
 from backend.demo.seed import DEMO_PASSWORD
 from backend.models import Hazard, Unit, User
+from backend.riskviews import report_charts, reports
 from tests.conftest import sign_in
 from tests.test_reports import principal
 
@@ -193,3 +194,24 @@ def test_the_page_draws_the_databases_figures(client: TestClient[Any], db: Sessi
     fragment = client.get("/dashboard?days=7", headers={"HX-Request": "true"}).text
     assert fragment.count('data-chart="on-time-trend" data-step="day"') == 1
     assert len(re.findall(r"<g data-bucket=", fragment)) == 8
+
+
+def test_the_risk_reports_charts_read_the_report() -> None:
+    period = reports.Period("2026-11", beijing(2026, 11, 1), beijing(2026, 12, 1))
+    a = reports.Row(1, "红卫路街道", planned=4, done=3)
+    a.colours.update(red=1, blue=3)
+    b = reports.Row(2, "冶金街道", planned=0, done=0)
+    b.colours.update(yellow=2)
+    total = reports.Row(0, "")
+    for row in (a, b):
+        total.add(row)
+    drawn = report_charts.report_charts(reports.Report(period, [a, b], total))
+    assert [(r.item.key, r.item.count) for r in drawn.colours.rows] == [
+        ("red", 1),
+        ("orange", 0),
+        ("yellow", 2),
+        ("blue", 3),
+        ("none", 0),
+    ]
+    assert [r.segments[0].width for r in drawn.colours.rows] == [106.67, 0, 213.33, 320, 0]
+    assert [r.segments[0].width for r in drawn.inspections.rows] == [240, 0]

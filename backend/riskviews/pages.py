@@ -18,7 +18,7 @@ from backend.auth.guards import signed_in
 from backend.auth.policy import Principal, can_administer
 from backend.errors import AppError
 from backend.models import RISK_COLOURS, HazardState, Industry, utcnow
-from backend.riskviews import boundary, due, export, mapdata, reports
+from backend.riskviews import boundary, due, export, mapdata, report_charts, reports
 from backend.security_headers import CONTENT_SECURITY_POLICY
 from backend.web import after_change, page, translator_of
 
@@ -159,7 +159,12 @@ class RiskViewPages(Controller):
     ) -> Response[Any]:
         report = self._report(request, db, principal, month)
         head, rows = reports.table(report, translator_of(request))
-        context = {"report": report, "head": head, "rows": rows}
+        context = {
+            "report": report,
+            "head": head,
+            "rows": rows,
+            "charts": report_charts.report_charts(report),
+        }
         return page(request, "reports/risk.html", context, block="report")
 
     @get("/reports/risk.csv", sync_to_thread=True)

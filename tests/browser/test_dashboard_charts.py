@@ -1,6 +1,7 @@
 """The dashboard's charts on a 360 px phone: a district officer sees the on-time rate per week,
 open hazards by tier and hazards by category as drawn bars, each bar's figures the database's
-own for the district (and nothing of another district), with no sideways scrolling."""
+own for the district (and nothing of another district), with no sideways scrolling; and the
+risk report draws the area's enterprises by risk colour and each street's inspections."""
 
 from __future__ import annotations
 
@@ -232,5 +233,58 @@ def test_a_district_officer_sees_the_trends_as_charts(
         assert len(rights) == 4
         assert max(rights) <= 360
         screenshot(page, "dashboard-charts")
+    finally:
+        context.close()
+
+
+def test_the_risk_report_draws_colours_and_inspections(
+    browser: Any, live_server: LiveServer, hazards: None
+) -> None:
+    context = browser.new_context(**PHONE, locale="zh-CN", base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto("/signin")
+        sign_in(page, "district")
+        page.goto("/reports/risk")
+        path = district_path(live_server)
+        expected = dict.fromkeys(("red", "orange", "yellow", "blue", "none"), 0)
+        for colour, count in live_server.query(
+            "SELECT coalesce(r.colour, 'none'), count(*) FROM enterprise e"
+            " JOIN unit g ON g.id = e.grid_id LEFT JOIN risk_profile r ON r.enterprise_id = e.id"
+            " WHERE e.active = 1 AND g.path LIKE ? || '%' GROUP BY 1",
+            path,
+        ):
+            expected[colour] = count
+        colours = bars(page, "risk-colours")
+        assert list(colours) == list(expected)
+        assert {key: int(row["total"]) for key, row in colours.items()} == expected
+        assert all(row["value"] == str(expected[key]) for key, row in colours.items())
+        assert colours["red"]["label"] == "红（重大风险）"
+        assert sum(expected.values()) > 0
+        # Each street's bar is the report table's own planned and done.
+        table = page.locator("#report table tbody tr[data-unit-id]").evaluate_all(
+            """(rows) => rows.map((tr) => {
+                const cells = [...tr.cells].map((td) => td.textContent.trim());
+                return [tr.dataset.unitId, cells.at(-4), cells.at(-3)];
+            })"""
+        )
+        drawn = page.locator(
+            'figure[data-chart="inspections-done"] svg g[data-unit-id]'
+        ).evaluate_all(
+            "(groups) => groups.map((g) => [g.dataset.unitId, g.dataset.planned, g.dataset.done])"
+        )
+        assert drawn == table
+        assert len(drawn) >= 2
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the report scrolls sideways by {overflow} px"
+        rights = page.locator("figure.chart svg[role=img]").evaluate_all(
+            "(charts) => charts.map((svg) => svg.getBoundingClientRect().right)"
+        )
+        assert len(rights) == 2
+        assert max(rights) <= 360
+        screenshot(page, "risk-report-charts")
     finally:
         context.close()
