@@ -54,9 +54,10 @@ from backend.security_headers import SecurityHeaders
 from backend.settings import Settings
 from backend.tasks import mutations as _loop_mutations  # noqa: F401  (registers task.accept …)
 from backend.tasks.pages import ROUTES as LOOP_ROUTES
+from backend.units.names import UnitNames
 from backend.warnings import mutations as _warning_mutations  # noqa: F401  (warning.ack)
 from backend.warnings.pages import ROUTES as WARNING_ROUTES
-from backend.web import install_time_filters, locale_of, translator_of
+from backend.web import install_language_helpers, install_time_filters, locale_of, translator_of
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 STATIC_DIR = PWA_DIR / "static"
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return response
 
     session_factory = make_session_factory(engine, settings)
+    unit_names = UnitNames(session_factory)
+    install_language_helpers(environment, unit_names)
 
     app = Litestar(
         route_handlers=[
@@ -193,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "loop_engine": loop_engine,
                 "jinja_env": environment,
                 "assets": static_assets,
+                "unit_names": unit_names,
             }
         ),
         on_shutdown=[dispose_engine],

@@ -6,13 +6,14 @@ from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
 from jinja2_fragments import render_block
 from litestar import Request, Response
 from litestar.response import Redirect, Template
 
 from backend.i18n import LOCALE_COOKIE, Translator, negotiate
 from backend.timezone import DISPLAY, format_local, to_local_input
+from backend.units.names import UnitNames
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
@@ -66,6 +67,22 @@ def install_time_filters(environment: Environment, where: tzinfo) -> None:
 
     environment.filters["local"] = local
     environment.filters["local_input"] = partial(to_local_input, where=where)
+
+
+def install_language_helpers(environment: Environment, unit_names: UnitNames) -> None:
+    """`{{ _n('hazards.count', total) }}` words a count for the reader ("1 hazard", "2 hazards");
+    `{{ row.grid_name|unit_name }}` (or `{{ unit|unit_name }}`) names a unit in their language."""
+
+    @pass_context
+    def plural(context: Any, key: str, n: int, **params: object) -> str:
+        return translator_of(context["request"]).plural(key, n, **params)
+
+    @pass_context
+    def unit_name(context: Any, value: Any) -> str:
+        return unit_names.label(value, locale_of(context["request"]))
+
+    environment.globals["_n"] = plural
+    environment.filters["unit_name"] = unit_name
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

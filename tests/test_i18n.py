@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +13,90 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.errors import ERRORS
-from backend.i18n import LOCALES, catalogue, negotiate
+from backend.i18n import (
+    LOCALES,
+    PLURAL_CATEGORIES,
+    PLURAL_FORMS,
+    Translator,
+    catalogue,
+    negotiate,
+)
 from backend.models import User
 from tests.conftest import post_form, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_KEY = re.compile(r"""_\(\s*'([a-z0-9_.]+)'""")
+PLURAL_KEY = re.compile(r"""_n\(\s*'([a-z0-9_.]+)'""")
+
+
+def plural_families(locale: str) -> dict[str, dict[str, str]]:
+    """A count's message family (`hazards.count` → {"one": …, "other": …}): a key whose entries
+    are all plural categories. `categories.other` is not one: its siblings are categories."""
+    children: dict[str, dict[str, str]] = defaultdict(dict)
+    for key, value in catalogue(locale).items():
+        base, _, last = key.rpartition(".")
+        children[base][last] = value
+    return {
+        base: forms
+        for base, forms in children.items()
+        if base and set(forms) <= set(PLURAL_CATEGORIES) and "other" in forms
+    }
+
+
+def messages(locale: str) -> dict[str, str]:
+    """Every message once: a plural family by its base key, as its `other` form."""
+    families = plural_families(locale)
+    plain = {
+        key: value
+        for key, value in catalogue(locale).items()
+        if key.rpartition(".")[0] not in families
+    }
+    return {**plain, **{base: forms["other"] for base, forms in families.items()}}
 
 
 def test_catalogues_have_the_same_keys_and_no_empty_message() -> None:
-    zh, en = catalogue("zh"), catalogue("en")
+    zh, en = messages("zh"), messages("en")
     assert set(zh) == set(en), f"only zh: {set(zh) - set(en)}; only en: {set(en) - set(zh)}"
-    assert all(value.strip() for value in (*zh.values(), *en.values()))
+    assert all(value.strip() for value in (*catalogue("zh").values(), *catalogue("en").values()))
+
+
+def test_plural_families_have_exactly_their_languages_forms() -> None:
+    for locale in LOCALES:
+        families = plural_families(locale)
+        assert "hazards.count" in families, "no family found: the test would pass vacuously"
+        wrong = {base: set(forms) for base, forms in families.items()}
+        wrong = {base: forms for base, forms in wrong.items() if forms != set(PLURAL_FORMS[locale])}
+        assert wrong == {}, locale
+    assert set(plural_families("zh")) == set(plural_families("en"))
 
 
 def test_messages_take_the_same_placeholders_in_both_languages() -> None:
     zh, en = catalogue("zh"), catalogue("en")
     placeholder = re.compile(r"\{(\w+)\}")
-    for key in zh:
-        assert set(placeholder.findall(zh[key])) == set(placeholder.findall(en[key])), key
+    for key in messages("zh"):
+        zh_forms = [zh[k] for k in (key, f"{key}.other") if k in zh]
+        en_forms = [en[k] for k in (key, *(f"{key}.{c}" for c in PLURAL_CATEGORIES)) if k in en]
+        wanted = set(placeholder.findall(zh_forms[0]))
+        assert all(set(placeholder.findall(form)) == wanted for form in en_forms), key
+
+
+@pytest.mark.parametrize(
+    ("locale", "n", "expected"),
+    [
+        ("en", 0, "0 hazards"),
+        ("en", 1, "1 hazard"),
+        ("en", 2, "2 hazards"),
+        ("zh", 1, "共 1 条隐患"),
+        ("zh", 2, "共 2 条隐患"),
+    ],
+)
+def test_a_count_is_worded_in_its_plural_form(locale: str, n: int, expected: str) -> None:
+    assert Translator(locale).plural("hazards.count", n) == expected
+
+
+def test_a_plural_takes_more_placeholders_and_a_missing_family_shows_its_key() -> None:
+    assert Translator("en").plural("loop.offered_to", 1) == "Offered to 1 person"
+    assert Translator("en").plural("no.such.family", 3) == "no.such.family"
 
 
 def test_chinese_messages_are_chinese() -> None:
@@ -51,7 +117,12 @@ def test_every_template_key_exists() -> None:
     missing = []
     for template in (ROOT / "pwa" / "templates").rglob("*"):
         if template.is_file():
-            for key in TEMPLATE_KEY.findall(template.read_text()):
+            text = template.read_text()
+            # `_n('hazards.count', n)`: a count's family, which always has its `other` form.
+            for key in PLURAL_KEY.findall(text):
+                if f"{key}.other" not in keys or f"{key}.other" not in catalogue("zh"):
+                    missing.append(f"{template.name}: {key} (plural)")
+            for key in TEMPLATE_KEY.findall(text):
                 # 'errors.' ~ code: a dynamic key; at least its family must exist.
                 found = any(k.startswith(key) for k in keys) if key.endswith(".") else key in keys
                 if not found:
@@ -128,3 +199,8 @@ def test_a_language_picked_before_signing_in_becomes_the_accounts_if_it_has_none
     sign_in(client, "inspector")
     assert _locale(db, "inspector") == "zh"
     assert '<html lang="zh-CN">' in client.get("/").text
+
+
+def test_english_messages_are_english() -> None:
+    han = re.compile(r"[\u4e00-\u9fff]")
+    assert [key for key, value in catalogue("en").items() if han.search(value)] == []

@@ -10,6 +10,19 @@ from typing import Any
 
 LOCALES = ("zh", "en")
 LOCALE_COOKIE = "gs_lang"
+# CLDR plural categories. A message that depends on a count is a family of keys, one per category
+# its language uses (`hazards.count.one`, `hazards.count.other`); `other` is always there. This is
+# the shape gettext's msgstr[n] takes, so the families move over to .po files one for one.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+# The categories each language's whole numbers fall in (gettext: nplurals=1 for zh, 2 for en).
+PLURAL_FORMS = {"zh": ("other",), "en": ("one", "other")}
+
+
+def plural_category(locale: str, n: int) -> str:
+    """The CLDR category of a whole number: English says one/other; Chinese has no plural."""
+    if locale == "en" and n == 1:
+        return "one"
+    return "other"
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -47,6 +60,13 @@ class Translator:
     def __call__(self, key: str, **params: object) -> str:
         message = self._messages.get(key, key)
         return message.format(**params) if params else message
+
+    def plural(self, key: str, n: int, **params: object) -> str:
+        """The family `key` worded for `n` ("1 hazard", "2 hazards"); `{count}` is n."""
+        message = self._messages.get(f"{key}.{plural_category(self.locale, n)}")
+        if message is None:
+            message = self._messages.get(f"{key}.other", key)
+        return message.format(**{"count": n, **params})
 
     def has(self, key: str) -> bool:
         return key in self._messages
