@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from backend.auth.policy import Principal
 from backend.db import Paged, paged, run_page
+from backend.geo import navigation
 from backend.hazards.views import report_photos, scoped
 from backend.models import (
     Enterprise,
@@ -20,6 +21,7 @@ from backend.models import (
     HazardState,
     Incident,
     IncidentTask,
+    KeyPoint,
     Rectification,
     Task,
     TaskOffer,
@@ -310,10 +312,16 @@ def task_card(session: Session, principal: Principal, task_id: str) -> dict[str,
                 Hazard,
                 Enterprise.name.label("enterprise_name"),
                 Unit.name.label("grid_name"),
+                # Where to navigate to (WGS-84): the key point, the report's fix, the gate.
+                KeyPoint.latitude.label("point_latitude"),
+                KeyPoint.longitude.label("point_longitude"),
+                Enterprise.latitude.label("enterprise_latitude"),
+                Enterprise.longitude.label("enterprise_longitude"),
             )
             .join(Hazard, Hazard.id == Task.hazard_id)
             .join(Unit, Unit.id == Hazard.grid_id)
             .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
+            .outerjoin(KeyPoint, KeyPoint.id == Hazard.key_point_id)
             .where(Task.id == task_id.lower()[:36]),
             principal,
         )
@@ -342,6 +350,13 @@ def task_card(session: Session, principal: Principal, task_id: str) -> dict[str,
         and facts.holds_task
         and row.Hazard.state == HazardState.RECTIFYING.value,
         "photos": report_photos(session, row.Hazard),
+        # Not "navigation": base.html's tab bar has a global of that name.
+        "directions": navigation(
+            row.enterprise_name or row.grid_name,
+            (row.point_latitude, row.point_longitude),
+            (row.Hazard.latitude, row.Hazard.longitude),
+            (row.enterprise_latitude, row.enterprise_longitude),
+        ),
     }
 
 
