@@ -22,6 +22,7 @@ from backend.models import (
     RiskProfile,
     Unit,
 )
+from backend.units.names import unit_label
 
 # Enough for a district at a glance; the FeatureCollection says when it was cut.
 MAX_ENTERPRISES = 5000
@@ -66,9 +67,9 @@ def _point(longitude: float, latitude: float) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [longitude, latitude]}
 
 
-def _grids(session: Session, principal: Principal) -> list[dict[str, Any]]:
+def _grids(session: Session, principal: Principal, locale: str) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(Unit.id, Unit.name, Unit.level, Unit.boundary)
+        select(Unit.id, Unit.name, Unit.name_en, Unit.level, Unit.boundary)
         .where(
             Unit.path.startswith(principal.unit_path),
             Unit.active.is_(True),
@@ -77,8 +78,16 @@ def _grids(session: Session, principal: Principal) -> list[dict[str, Any]]:
         .order_by(Unit.path)
     ).all()
     return [
-        _feature(boundary, {"kind": "unit", "id": unit_id, "name": name, "level": level})
-        for unit_id, name, level, boundary in rows
+        _feature(
+            boundary,
+            {
+                "kind": "unit",
+                "id": unit_id,
+                "name": unit_label(name, name_en, locale),
+                "level": level,
+            },
+        )
+        for unit_id, name, name_en, level, boundary in rows
     ]
 
 
@@ -93,7 +102,7 @@ def _enterprise_colour_filter(stmt: Any, wanted: MapFilter) -> Any:
 
 
 def _enterprises(
-    session: Session, principal: Principal, wanted: MapFilter
+    session: Session, principal: Principal, wanted: MapFilter, locale: str
 ) -> tuple[list[dict[str, Any]], bool]:
     open_hazards = (
         select(Hazard.enterprise_id, func.count(Hazard.id).label("open"))
@@ -109,6 +118,7 @@ def _enterprises(
             Enterprise.latitude,
             Enterprise.longitude,
             Unit.name,
+            Unit.name_en,
             RiskProfile.colour,
             RiskProfile.score,
             func.coalesce(open_hazards.c.open, 0),
@@ -133,13 +143,15 @@ def _enterprises(
                 "id": eid,
                 "name": name,
                 "industry": industry,
-                "grid": grid,
+                "grid": unit_label(grid, grid_en, locale),
                 "colour": colour or UNRATED,
                 "score": score,
                 "open_hazards": int(open_count),
             },
         )
-        for eid, name, industry, lat, lng, grid, colour, score, open_count in rows[:MAX_ENTERPRISES]
+        for eid, name, industry, lat, lng, grid, grid_en, colour, score, open_count in rows[
+            :MAX_ENTERPRISES
+        ]
     ]
     return features, len(rows) > MAX_ENTERPRISES
 
@@ -192,14 +204,16 @@ def _hazards(
     return features, len(rows) > MAX_HAZARDS
 
 
-def feature_collection(session: Session, principal: Principal, wanted: MapFilter) -> dict[str, Any]:
-    """Boundaries first, so the browser draws them under the points."""
+def feature_collection(
+    session: Session, principal: Principal, wanted: MapFilter, locale: str = "zh"
+) -> dict[str, Any]:
+    """Boundaries first, so the browser draws them under the points; units named in `locale`."""
     if not can_view_map(principal):
         raise AppError("forbidden")
-    enterprises, more_enterprises = _enterprises(session, principal, wanted)
+    enterprises, more_enterprises = _enterprises(session, principal, wanted, locale)
     hazards, more_hazards = _hazards(session, principal, wanted)
     return {
         "type": "FeatureCollection",
-        "features": [*_grids(session, principal), *enterprises, *hazards],
+        "features": [*_grids(session, principal, locale), *enterprises, *hazards],
         "truncated": more_enterprises or more_hazards,
     }

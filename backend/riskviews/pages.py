@@ -20,7 +20,7 @@ from backend.errors import AppError
 from backend.models import RISK_COLOURS, HazardState, Industry, utcnow
 from backend.riskviews import boundary, due, export, mapdata, report_charts, reports
 from backend.security_headers import CONTENT_SECURITY_POLICY
-from backend.web import after_change, page, translator_of
+from backend.web import after_change, locale_of, page, translator_of
 
 Latitude = Annotated[float | None, QueryParameter(ge=-90, le=90)]
 Longitude = Annotated[float | None, QueryParameter(ge=-180, le=180)]
@@ -95,6 +95,7 @@ class RiskViewPages(Controller):
     @get("/map/data.geojson", sync_to_thread=True)
     def map_data(
         self,
+        request: Request[Any, Any, Any],
         db: NamedDependency[Session],
         principal: NamedDependency[Principal],
         industry: Text = "",
@@ -102,7 +103,7 @@ class RiskViewPages(Controller):
         hazard_state: HazardStateQuery = "",
     ) -> Response[bytes]:
         wanted = mapdata.parse_filter(industry, colour, hazard_state)
-        body = mapdata.feature_collection(db, principal, wanted)
+        body = mapdata.feature_collection(db, principal, wanted, locale_of(request))
         return Response(
             json.dumps(body, ensure_ascii=False).encode(),
             media_type="application/geo+json",

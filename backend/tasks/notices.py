@@ -19,18 +19,24 @@ from backend.i18n import Translator
 from backend.models import Enterprise, Hazard, Role, Severity, Task, Tier, Unit, User
 from backend.push import outbox
 from backend.timezone import format_local, zone_for
+from backend.units.names import unit_label
 
 PENDING_KEY = "gridsafe.notifications"
 
 
-def _place(session: Session, hazard: Hazard) -> str:
+def _place(session: Session, hazard: Hazard) -> tuple[str, str]:
+    """Where the hazard is, as (name, English name): its enterprise (which has one name only),
+    or its grid."""
     if hazard.enterprise_id is not None:
         name = session.execute(
             select(Enterprise.name).where(Enterprise.id == hazard.enterprise_id)
         ).scalar()
         if name:
-            return str(name)
-    return str(session.execute(select(Unit.name).where(Unit.id == hazard.grid_id)).scalar() or "")
+            return str(name), ""
+    row = session.execute(
+        select(Unit.name, Unit.name_en).where(Unit.id == hazard.grid_id)
+    ).one_or_none()
+    return (str(row[0]), str(row[1] or "")) if row else ("", "")
 
 
 def _when(session: Session, moment: datetime) -> str:
@@ -73,17 +79,21 @@ def send(
         select(User.id, User.locale).where(User.id.in_(ids), User.active.is_(True))
     ).all():
         by_locale[locale or default].append(user_id)
-    params = {"place": _place(session, hazard), **params}
+    place, place_en = _place(session, hazard)
     notification_ids: list[int] = []
     for locale, people in by_locale.items():
         t = Translator(locale)
-        params["category"] = t(f"categories.{hazard.category}")
+        values = {
+            "place": unit_label(place, place_en, locale),
+            **params,
+            "category": t(f"categories.{hazard.category}"),
+        }
         notification_ids += outbox.notify(
             session,
             user_ids=people,
             kind=kind,
-            title=headline(t, kind, hazard.severity, params),
-            body=t(f"notify.{kind}.body", **params),
+            title=headline(t, kind, hazard.severity, values),
+            body=t(f"notify.{kind}.body", **values),
             url=url,
             data={"task_id": task_id, "hazard_id": hazard.id},
             actions=[
@@ -132,21 +142,29 @@ def send_many(
         if enterprise_ids
         else {}
     )
-    grids = dict(
-        session.execute(
-            select(Unit.id, Unit.name).where(Unit.id.in_({h.grid_id for h in hazards}))
+    grids = {
+        unit_id: (name, name_en)
+        for unit_id, name, name_en in session.execute(
+            select(Unit.id, Unit.name, Unit.name_en).where(
+                Unit.id.in_({h.grid_id for h in hazards})
+            )
         ).all()
-    )
+    }
     translators: dict[str, Translator] = {}
     messages: list[dict[str, Any]] = []
     for people, kind, hazard, url, params in items:
-        place = enterprises.get(hazard.enterprise_id) or grids.get(hazard.grid_id) or ""
+        enterprise = enterprises.get(hazard.enterprise_id)
+        place, place_en = (enterprise, "") if enterprise else grids.get(hazard.grid_id, ("", ""))
         for user_id in sorted(set(people)):
             locale = locales.get(user_id)
             if locale is None:
                 continue  # not (or no longer) active
             t = translators.setdefault(locale, Translator(locale))
-            values = {"place": str(place), **params, "category": t(f"categories.{hazard.category}")}
+            values = {
+                "place": unit_label(str(place), place_en, locale),
+                **params,
+                "category": t(f"categories.{hazard.category}"),
+            }
             if params.get("reason_code"):
                 # A rule's reason (accept_overdue …) in the reader's words, not the code.
                 values["reason"] = t(f"esc.reasons.{params['reason_code']}")

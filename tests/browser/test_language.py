@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from backend.db import make_engine, make_session_factory
 from backend.push import delivery
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, screenshot
 from tests.browser.test_loop import new_context
 from tests.browser.test_push import (
     assign_to_responder,
@@ -137,3 +137,40 @@ def test_a_task_pushed_to_a_responder_who_chose_english_is_english_on_every_chan
         page.locator("[data-push-toggle]").click()
         expect(page.locator("[data-push-control]")).to_have_attribute("data-push-state", "off")
     assert locale_of(live_server, "responder") == "zh"
+
+
+def test_english_counts_people_and_hazards_and_names_units_in_english(
+    browser: Any, english_phone: Any, live_server: LiveServer
+) -> None:
+    enterprise_id = quiet_enterprise(live_server)
+    [(grid_name, grid_name_en)] = live_server.query(
+        "SELECT unit.name, unit.name_en FROM enterprise JOIN unit ON unit.id = enterprise.grid_id"
+        " WHERE enterprise.id = ?",
+        enterprise_id,
+    )
+    assert grid_name_en
+    assert grid_name_en != grid_name
+    desk = english_phone.new_page()
+    errors = watch_console(desk)
+    desk.goto("/signin?next=/dispatch")
+    sign_in(desk, "dispatcher")
+    expect(desk.locator("html")).to_have_attribute("lang", "en")
+    assign_to_responder(english_phone, desk, live_server, enterprise_id)
+
+    desk.goto(f"/dispatch?enterprise={enterprise_id}")
+    results = desk.locator("#results")
+    expect(results.locator("[data-total]")).to_have_text("1 hazard")
+    [row] = results.locator("li[data-hazard-id]").all()
+    expect(row).to_contain_text("Offered to 1 person")
+    expect(row).not_to_contain_text("1 people")
+    # The grid, in the row and in the filter, by its English name.
+    expect(row).to_contain_text(grid_name_en)
+    expect(row).not_to_contain_text(grid_name)
+    grid_choices = desk.locator("select[name=grid] option").all_text_contents()
+    assert grid_name_en in grid_choices
+    assert not [text for text in grid_choices if HAN.search(text)]
+    # The dashboard names its supervised count (挂牌督办) in English.
+    desk.goto("/dashboard")
+    expect(desk.locator("[data-number=supervised]")).not_to_contain_text(HAN)
+    screenshot(desk, "english-dashboard")
+    assert errors == []
