@@ -98,7 +98,7 @@ class DispatchPages(Controller):
         context = {
             "rows": rows,
             "tasks": services.open_task_summary(db, [row.Hazard.id for row in rows]),
-            "late": queries.late_among(db, [row.Hazard.id for row in rows], utcnow()),
+            "late": {row.Hazard.id for row in rows if row.late},
             "total": total,
             "filters": filters,
             "states": list(HazardState),

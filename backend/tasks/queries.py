@@ -183,10 +183,15 @@ _NOW = bindparam("now", type_=UTCDateTime())
 
 @cache
 def _queue_statements(shape: _QueueShape) -> Paged:
-    stmt = _names().where(
-        Hazard.enterprise_id == bindparam("scope_enterprise")
-        if shape.enterprise
-        else col(Hazard.unit_path).startswith(bindparam("scope"))
+    # Each row says whether it is past a deadline (`late`), for the list to mark it.
+    stmt = (
+        _names()
+        .add_columns(overdue(_NOW).label("late"))
+        .where(
+            Hazard.enterprise_id == bindparam("scope_enterprise")
+            if shape.enterprise
+            else col(Hazard.unit_path).startswith(bindparam("scope"))
+        )
     )
     if shape.tier:
         stmt = stmt.where(Hazard.tier == bindparam("tier"))
