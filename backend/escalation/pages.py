@@ -3,7 +3,7 @@ or a suspension, and answer such requests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ from backend.escalation.services import on_duty
 from backend.models import (
     TIERS,
     ApprovalKind,
-    Event,
     HazardState,
     Role,
     Tier,
@@ -35,25 +34,20 @@ from backend.tasks.services import Loaded, Origin
 from backend.web import zone_of
 from sync import Rejected, Write
 
+# What the card says put the hazard at its tier: the latest of these in its history.
+MOVES_UP = frozenset({"hazard.escalated", "hazard.whistled", "hazard.pulled_up"})
 # The card's reads, built once (see backend/hazards/views.py).
-_LAST_MOVE = (
-    select(Event)
-    .where(
-        Event.entity_type == "hazard",
-        Event.entity_id == bindparam("hazard_id"),
-        col(Event.action).in_(["hazard.escalated", "hazard.whistled", "hazard.pulled_up"]),
-    )
-    .order_by(col(Event.at).desc(), col(Event.id).desc())
-    .limit(1)
-)
 _NAMES = select(User.id, User.display_name).where(
     col(User.id).in_(bindparam("ids", expanding=True))
 )
 
 
-def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dict[str, Any]:
+def escalation_context(
+    db: Session, principal: Principal, loaded: Loaded, history: Sequence[Any]
+) -> dict[str, Any]:
     """What the card shows: the tier and why it is there, who is on duty above, what this
-    person may do about it, and the approval requests with their answers."""
+    person may do about it, and the approval requests with their answers. `history` is the
+    hazard's events in order, as the card has read them (backend/hazards/views.py)."""
     hazard = loaded.hazard
     now = utcnow()
     tier = Tier(hazard.tier)
@@ -61,7 +55,7 @@ def escalation_context(db: Session, principal: Principal, loaded: Loaded) -> dic
     is_open = HazardState(hazard.state) in OPEN
     above = TIERS[TIERS.index(tier) + 1] if TIERS.index(tier) + 1 < len(TIERS) else None
     holder = loaded.task is not None and loaded.task.accepted_by == principal.id
-    last = db.execute(_LAST_MOVE, {"hazard_id": hazard.id}).scalar_one_or_none()
+    last = next((row.Event for row in reversed(history) if row.Event.action in MOVES_UP), None)
     requests = manual.requests_of(db, hazard.id)
     people = {r.requested_by for r in requests} | {r.decided_by for r in requests if r.decided_by}
     names = dict(db.execute(_NAMES, {"ids": list(people)}).all()) if people else {}

@@ -172,7 +172,9 @@ class HazardPages(Controller):
     ) -> Response[Any]:
         card = hazard_card(db, principal, hazard_id)
         return page(
-            request, "hazards/detail.html", card | loop_context(db, principal, card["hazard"])
+            request,
+            "hazards/detail.html",
+            card | loop_context(db, principal, card["hazard"], card["history"]),
         )
 
 

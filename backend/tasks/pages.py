@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -38,8 +38,11 @@ from sync import Rejected, Write
 PAGE_SIZE = 30
 
 
-def loop_context(db: Session, principal: Principal, hazard: Hazard) -> dict[str, Any]:
-    """What the hazard card shows of the loop: the open task, evidence, what this person may do."""
+def loop_context(
+    db: Session, principal: Principal, hazard: Hazard, history: Sequence[Any]
+) -> dict[str, Any]:
+    """What the hazard card shows of the loop: the open task, evidence, what this person may do
+    (`history`: the hazard's events in order, as the card has read them)."""
     loaded = services.loaded_for_reading(db, hazard)
     facts = services.facts_for(principal, loaded)
     actions = allowed_actions(principal.role, principal.id, facts)
@@ -49,7 +52,7 @@ def loop_context(db: Session, principal: Principal, hazard: Hazard) -> dict[str,
         "actions": [action.value for action in actions],
         "rectifications": services.rectifications(db, hazard.id),
         "notifications": queries.notifications_of(db, hazard.id),
-        **escalation_context(db, principal, loaded),
+        **escalation_context(db, principal, loaded, history),
     }
     if Action.ASSIGN in actions:
         accept_by, rectify_by = default_deadlines(Severity(hazard.severity), utcnow())
