@@ -9,11 +9,14 @@ MAPLIB := pwa/static/vendor/leaflet/leaflet.js
 MAPCSS := pwa/static/vendor/leaflet/leaflet.css
 ESBUILD := node_modules/.bin/esbuild
 BUILT := pwa/build/.built
+# Message catalogues (gettext): the .po files are the source, the .mo files are built from them.
+LOCALE_DIR := backend/i18n/locale
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/messages.po))
 # Our own scripts and stylesheets, and the vendor files their packages do not ship minified.
 MINIFY := $(wildcard pwa/static/js/*.js pwa/static/css/*.css) $(SCANNER) $(MAPCSS)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
+.PHONY: help setup build messages translations run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -55,9 +58,17 @@ $(BUILT): $(MINIFY) $(VENDOR) node_modules/.package-lock.json
 	$(ESBUILD) $(MINIFY) --minify --outbase=pwa/static --outdir=pwa/build/static --log-level=warning
 	touch $@
 
-build: $(BUILT) ## Minify our scripts and stylesheets and the vendor files into pwa/build (part of setup)
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@
 
-setup: $(STAMP) $(VENDOR) $(SCANNER) $(MAPLIB) $(BUILT) ## Create the virtual environment, install Python and front-end packages, build the front end
+messages: $(STAMP) ## Extract the message keys the code and templates use into messages.pot and update both languages' .po files (then fill in the new empty msgstr)
+	$(BIN)/python -m backend.i18n.messages
+
+translations: $(CATALOGUES) ## Compile the .po message catalogues to .mo (part of build and setup)
+
+build: $(BUILT) $(CATALOGUES) ## Minify our scripts and stylesheets and the vendor files into pwa/build, compile the translations (part of setup)
+
+setup: $(STAMP) $(VENDOR) $(SCANNER) $(MAPLIB) $(BUILT) $(CATALOGUES) ## Create the virtual environment, install Python and front-end packages, build the front end
 
 run: setup ## Set up, migrate, load demo data on first run, serve on http://127.0.0.1:8000 with a worker
 	$(BIN)/gridsafe run
@@ -106,4 +117,4 @@ bench-pages: setup ## Page speed: wrk on five busy pages against a floor Litesta
 	$(BIN)/python bench/pages_bench.py $(BENCH_PAGES_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
-	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor pwa/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor pwa/build .pytest_cache .mypy_cache .ruff_cache $(CATALOGUES)

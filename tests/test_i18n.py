@@ -1,83 +1,109 @@
-"""Both languages are complete, and every key the code and templates use exists."""
+"""The gettext catalogues: both languages translate every message the code and templates use,
+the template is up to date with the sources, the .po files compile; and language negotiation."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections import defaultdict
+import string
+from gettext import GNUTranslations
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog, Message
 from litestar.testing import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.errors import ERRORS
-from backend.i18n import (
-    LOCALES,
-    PLURAL_CATEGORIES,
-    PLURAL_FORMS,
-    Translator,
-    catalogue,
-    negotiate,
-)
+from backend.i18n import LOCALES, Translator, compile_po, negotiate, po_path, translations
+from backend.i18n.messages import TEMPLATE, Sources, extract, key_of, read, template
 from backend.models import User
 from tests.conftest import post_form, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_KEY = re.compile(r"""_\(\s*'([a-z0-9_.]+)'""")
-PLURAL_KEY = re.compile(r"""_n\(\s*'([a-z0-9_.]+)'""")
+# Plural-Forms: Chinese words every count alike, English says "1 hazard", "2 hazards".
+NPLURALS = {"zh": 1, "en": 2}
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def plural_families(locale: str) -> dict[str, dict[str, str]]:
-    """A count's message family (`hazards.count` → {"one": …, "other": …}): a key whose entries
-    are all plural categories. `categories.other` is not one: its siblings are categories."""
-    children: dict[str, dict[str, str]] = defaultdict(dict)
-    for key, value in catalogue(locale).items():
-        base, _, last = key.rpartition(".")
-        children[base][last] = value
-    return {
-        base: forms
-        for base, forms in children.items()
-        if base and set(forms) <= set(PLURAL_CATEGORIES) and "other" in forms
-    }
+def forms(message: Message) -> tuple[str, ...]:
+    text = message.string
+    return tuple(text) if isinstance(text, (list, tuple)) else (text or "",)
 
 
-def messages(locale: str) -> dict[str, str]:
-    """Every message once: a plural family by its base key, as its `other` form."""
-    families = plural_families(locale)
-    plain = {
-        key: value
-        for key, value in catalogue(locale).items()
-        if key.rpartition(".")[0] not in families
-    }
-    return {**plain, **{base: forms["other"] for base, forms in families.items()}}
+def entries(catalog: Catalog) -> dict[str, Message]:
+    return {key_of(message): message for message in catalog if message.id}
 
 
-def test_catalogues_have_the_same_keys_and_no_empty_message() -> None:
-    zh, en = messages("zh"), messages("en")
-    assert set(zh) == set(en), f"only zh: {set(zh) - set(en)}; only en: {set(en) - set(zh)}"
-    assert all(value.strip() for value in (*catalogue("zh").values(), *catalogue("en").values()))
+@pytest.fixture(scope="module")
+def pot() -> dict[str, Message]:
+    return entries(read(TEMPLATE))
 
 
-def test_plural_families_have_exactly_their_languages_forms() -> None:
-    for locale in LOCALES:
-        families = plural_families(locale)
-        assert "hazards.count" in families, "no family found: the test would pass vacuously"
-        wrong = {base: set(forms) for base, forms in families.items()}
-        wrong = {base: forms for base, forms in wrong.items() if forms != set(PLURAL_FORMS[locale])}
-        assert wrong == {}, locale
-    assert set(plural_families("zh")) == set(plural_families("en"))
+@pytest.fixture(scope="module")
+def po() -> dict[str, dict[str, Message]]:
+    return {locale: entries(read(po_path(locale))) for locale in LOCALES}
 
 
-def test_messages_take_the_same_placeholders_in_both_languages() -> None:
-    zh, en = catalogue("zh"), catalogue("en")
-    placeholder = re.compile(r"\{(\w+)\}")
-    for key in messages("zh"):
-        zh_forms = [zh[k] for k in (key, f"{key}.other") if k in zh]
-        en_forms = [en[k] for k in (key, *(f"{key}.{c}" for c in PLURAL_CATEGORIES)) if k in en]
-        wanted = set(placeholder.findall(zh_forms[0]))
-        assert all(set(placeholder.findall(form)) == wanted for form in en_forms), key
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_the_template_is_up_to_date_with_the_code_and_templates(
+    tmp_path: Path, pot: dict[str, Message]
+) -> None:
+    """What `make messages` would write: every key extraction finds, and no key the sources no
+    longer use. A key added to the code without `make messages` (and its translations) fails."""
+    extracted = extract(tmp_path / "extracted.pot")
+    assert len(extracted) > 500, "extraction found (almost) nothing: babel.cfg or keywords broken"
+    known = [read(TEMPLATE), *(read(po_path(locale)) for locale in LOCALES)]
+    wanted = entries(template(extracted, known, Sources()))
+    assert sorted(set(wanted) - set(pot)) == [], "used but not in messages.pot: run make messages"
+    assert sorted(set(pot) - set(wanted)) == [], "in messages.pot but unused: run make messages"
+    plural = {key for key, message in wanted.items() if message.pluralizable}
+    assert plural == {key for key, message in pot.items() if message.pluralizable}
+    assert "hazards.count" in plural, "no plural entry found: the check would pass vacuously"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_message_is_translated(
+    locale: str, pot: dict[str, Message], po: dict[str, dict[str, Message]]
+) -> None:
+    catalogue = po[locale]
+    assert sorted(set(pot) - set(catalogue)) == [], "not in the .po: run make messages"
+    assert sorted(set(catalogue) - set(pot)) == [], "not in messages.pot: run make messages"
+    untranslated = [
+        key for key, message in catalogue.items() if not all(map(str.strip, forms(message)))
+    ]
+    assert untranslated == []
+    assert [key for key, message in catalogue.items() if message.fuzzy] == []
+    for key, message in catalogue.items():
+        assert message.pluralizable == pot[key].pluralizable, key
+        if message.pluralizable:
+            assert len(forms(message)) == NPLURALS[locale], key
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_catalogues_compile_with_their_plural_forms(locale: str) -> None:
+    catalog = read(po_path(locale))
+    assert catalog.num_plurals == NPLURALS[locale]
+    assert [(key_of(message), errors) for message, errors in catalog.check()] == []
+    compiled = GNUTranslations(BytesIO(compile_po(po_path(locale))))
+    assert compiled.ngettext("hazards.count", "hazards.count", 1) != "hazards.count"
+
+
+def test_messages_take_the_same_placeholders_in_both_languages(
+    po: dict[str, dict[str, Message]],
+) -> None:
+    wrong = []
+    for key, zh in po["zh"].items():
+        texts = [*forms(zh), *forms(po["en"][key])]
+        if len({frozenset(placeholders(text)) for text in texts}) != 1:
+            wrong.append(key)
+    assert wrong == []
 
 
 @pytest.mark.parametrize(
@@ -94,40 +120,72 @@ def test_a_count_is_worded_in_its_plural_form(locale: str, n: int, expected: str
     assert Translator(locale).plural("hazards.count", n) == expected
 
 
-def test_a_plural_takes_more_placeholders_and_a_missing_family_shows_its_key() -> None:
+def test_a_plural_takes_more_placeholders_and_a_missing_one_shows_its_key() -> None:
     assert Translator("en").plural("loop.offered_to", 1) == "Offered to 1 person"
     assert Translator("en").plural("no.such.family", 3) == "no.such.family"
 
 
-def test_chinese_messages_are_chinese() -> None:
-    zh = catalogue("zh")
-    han = re.compile(r"[\u4e00-\u9fff]")
-    untranslated = [key for key, value in zh.items() if not han.search(value)]
+def test_a_message_takes_its_parameters_and_a_missing_key_shows_itself() -> None:
+    english = Translator("en")
+    assert english("home.greeting", name="Li") == "Hello, Li"
+    assert english("no.such.key") == "no.such.key"
+    assert english.has("home.greeting")
+    assert not english.has("no.such.key")
+    assert Translator("xx").locale == "zh"
+
+
+def test_a_language_is_read_once() -> None:
+    assert translations("en") is translations("en")
+    assert Translator("en")._gettext.__self__ is translations("en")  # type: ignore[attr-defined]
+
+
+def test_a_catalogue_edited_after_compiling_is_read_from_its_po(tmp_path: Path) -> None:
+    """A .mo older than its .po (make translations not run since) does not hide the edit."""
+    po = po_path("en", tmp_path)
+    mo = po.with_suffix(".mo")
+    po.parent.mkdir(parents=True)
+    po.write_bytes(po_path("en").read_bytes())
+    mo.write_bytes(compile_po(po))
+    assert translations("en", tmp_path).gettext("nav.home") == "Home"
+    entry = 'msgid "nav.home"\nmsgstr "Home"'
+    assert entry in po.read_text()
+    po.write_text(po.read_text().replace(entry, 'msgid "nav.home"\nmsgstr "Start"'))
+    later = mo.stat().st_mtime + 10
+    os.utime(po, (later, later))
+    translations.cache_clear()
+    try:
+        assert translations("en", tmp_path).gettext("nav.home") == "Start"
+    finally:
+        translations.cache_clear()
+
+
+def test_chinese_messages_are_chinese(po: dict[str, dict[str, Message]]) -> None:
+    untranslated = [key for key, m in po["zh"].items() if not all(map(HAN.search, forms(m)))]
     assert untranslated == []
 
 
+def test_english_messages_are_english(po: dict[str, dict[str, Message]]) -> None:
+    assert [key for key, m in po["en"].items() if any(map(HAN.search, forms(m)))] == []
+
+
 @pytest.mark.parametrize("code", sorted(ERRORS))
-def test_every_error_code_has_a_message(code: str) -> None:
-    for locale in LOCALES:
-        assert f"errors.{code}" in catalogue(locale)
+def test_every_error_code_has_a_message(code: str, pot: dict[str, Message]) -> None:
+    assert f"errors.{code}" in pot
 
 
-def test_every_template_key_exists() -> None:
-    keys = catalogue("en")
-    missing = []
-    for template in (ROOT / "pwa" / "templates").rglob("*"):
-        if template.is_file():
-            text = template.read_text()
-            # `_n('hazards.count', n)`: a count's family, which always has its `other` form.
-            for key in PLURAL_KEY.findall(text):
-                if f"{key}.other" not in keys or f"{key}.other" not in catalogue("zh"):
-                    missing.append(f"{template.name}: {key} (plural)")
-            for key in TEMPLATE_KEY.findall(text):
-                # 'errors.' ~ code: a dynamic key; at least its family must exist.
-                found = any(k.startswith(key) for k in keys) if key.endswith(".") else key in keys
-                if not found:
-                    missing.append(f"{template.name}: {key}")
-    assert missing == []
+def test_every_family_of_keys_built_at_run_time_has_messages(pot: dict[str, Message]) -> None:
+    """`_('errors.' ~ code)`, `t(f"categories.{c}")`: extraction can't see these keys, so at
+    least their family must exist (the error codes, above, are checked one by one)."""
+    built = re.compile(
+        r"""\b(?:_|t|english)\(\s*(?:['"]([a-z0-9_.]+\.)['"]\s*~|f["']([a-z0-9_.]+\.)\{)"""
+    )
+    families = set()
+    for folder, pattern in (("backend", "*.py"), ("pwa/templates", "*")):
+        for source in (ROOT / folder).rglob(pattern):
+            if source.is_file():
+                families |= {a or b for a, b in built.findall(source.read_text(encoding="utf-8"))}
+    assert {"errors.", "categories."} <= families, "the pattern found too little"
+    assert sorted(f for f in families if not any(key.startswith(f) for key in pot)) == []
 
 
 def test_every_error_code_raised_in_code_exists() -> None:
@@ -199,8 +257,3 @@ def test_a_language_picked_before_signing_in_becomes_the_accounts_if_it_has_none
     sign_in(client, "inspector")
     assert _locale(db, "inspector") == "zh"
     assert '<html lang="zh-CN">' in client.get("/").text
-
-
-def test_english_messages_are_english() -> None:
-    han = re.compile(r"[\u4e00-\u9fff]")
-    assert [key for key, value in catalogue("en").items() if han.search(value)] == []

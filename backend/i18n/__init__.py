@@ -1,53 +1,59 @@
-"""Message catalogues (zh, en) and locale negotiation; every user-facing string goes through here."""
+"""Message catalogues (zh, en) and locale negotiation; every user-facing string goes through here.
+
+The catalogues are gettext's: `locale/messages.pot` is the template (`make messages` extracts it
+from the code and templates), `locale/<lang>/LC_MESSAGES/messages.po` the translations, compiled
+to `.mo` by `make translations` (part of `make setup`). A message's id is its stable key
+(`hazards.title`), its text a `str.format` pattern (`"Hello, {name}"`); a message that depends
+on a count has a plural entry (msgid_plural, msgstr[n]) worded by the language's Plural-Forms:
+Chinese has one form, English two ("1 hazard", "2 hazards").
+"""
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
+import gettext
+import logging
 from functools import cache
-from importlib import resources
-from typing import Any
+from io import BytesIO
+from pathlib import Path
 
 LOCALES = ("zh", "en")
 LOCALE_COOKIE = "gs_lang"
-# CLDR plural categories. A message that depends on a count is a family of keys, one per category
-# its language uses (`hazards.count.one`, `hazards.count.other`); `other` is always there. This is
-# the shape gettext's msgstr[n] takes, so the families move over to .po files one for one.
-PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
-# The categories each language's whole numbers fall in (gettext: nplurals=1 for zh, 2 for en).
-PLURAL_FORMS = {"zh": ("other",), "en": ("one", "other")}
+DOMAIN = "messages"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+log = logging.getLogger(__name__)
 
 
-def plural_category(locale: str, n: int) -> str:
-    """The CLDR category of a whole number: English says one/other; Chinese has no plural."""
-    if locale == "en" and n == 1:
-        return "one"
-    return "other"
-
-
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = str(value)
-    return flat
+def po_path(locale: str, folder: Path = LOCALE_DIR) -> Path:
+    return folder / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 @cache
-def catalogue(locale: str) -> dict[str, str]:
-    """All `<locale>/*.toml` files merged; each domain keeps its messages in a file of its own."""
-    messages: dict[str, str] = {}
-    folder = resources.files("backend.i18n").joinpath(locale)
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".toml"):
-            for key, value in _flatten(tomllib.loads(entry.read_text(encoding="utf-8"))).items():
-                if key in messages:
-                    raise ValueError(f"message {key!r} is defined twice in the {locale} catalogue")
-                messages[key] = value
-    return messages
+def translations(locale: str, folder: Path = LOCALE_DIR) -> gettext.GNUTranslations:
+    """A language's compiled catalogue, read once per process. A `.mo` missing or older than its
+    `.po` (a translation edited since `make translations`) is compiled from the `.po` here, in
+    memory, so what runs is always what the `.po` says."""
+    po = po_path(locale, folder)
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as compiled:
+            return gettext.GNUTranslations(compiled)
+    log.warning(
+        "%s is missing or older than its .po: compiling it in memory (make translations)", mo
+    )
+    return gettext.GNUTranslations(BytesIO(compile_po(po)))
+
+
+def compile_po(po: Path) -> bytes:
+    """The `.mo` bytes of a `.po` file (what `pybabel compile` writes)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as source:
+        catalog = read_po(source)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    return compiled.getvalue()
 
 
 class Translator:
@@ -55,21 +61,21 @@ class Translator:
 
     def __init__(self, locale: str) -> None:
         self.locale = locale if locale in LOCALES else LOCALES[0]
-        self._messages = catalogue(self.locale)
+        catalogue = translations(self.locale)
+        self._gettext = catalogue.gettext
+        self._ngettext = catalogue.ngettext
 
     def __call__(self, key: str, **params: object) -> str:
-        message = self._messages.get(key, key)
+        message = self._gettext(key)
         return message.format(**params) if params else message
 
     def plural(self, key: str, n: int, **params: object) -> str:
-        """The family `key` worded for `n` ("1 hazard", "2 hazards"); `{count}` is n."""
-        message = self._messages.get(f"{key}.{plural_category(self.locale, n)}")
-        if message is None:
-            message = self._messages.get(f"{key}.other", key)
-        return message.format(**{"count": n, **params})
+        """The plural entry `key` worded for `n` ("1 hazard", "2 hazards"); `{count}` is n."""
+        return self._ngettext(key, key, n).format(**{"count": n, **params})
 
     def has(self, key: str) -> bool:
-        return key in self._messages
+        # gettext answers an unknown id with the id itself; no message's text is its own key.
+        return self._gettext(key) != key
 
 
 def negotiate(
