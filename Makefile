@@ -16,7 +16,7 @@ CATALOGUES := $(patsubst %.po,%.mo,$(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/messag
 MINIFY := $(wildcard pwa/static/js/*.js pwa/static/css/*.css) $(SCANNER) $(MAPCSS)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup build messages translations run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages
+.PHONY: help setup build messages translations run test lint format typecheck check migration bench bench-qr clean bench-push bench-escalation bench-warnings bench-risk bench-load bench-pages screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ bench-load: setup ## Load test: 256 connections for 60 s of a city's morning (pu
 
 bench-pages: setup ## Page speed: wrk on five busy pages against a floor Litestar app, req/s, p50, p99 and the target (~1.5 min)
 	$(BIN)/python bench/pages_bench.py $(BENCH_PAGES_ARGS)
+
+screenshots: setup ## Photograph each role's main screens at 360×740 from the running demo app into docs/screenshots/ and docs/screens.md (Chromium)
+	$(BIN)/python docs/screenshots.py $(SCREENSHOTS_ARGS)
 
 clean: ## Remove the virtual environment, node_modules and caches (keeps ./data)
 	rm -rf $(VENV) node_modules bench/peer/node_modules pwa/static/vendor pwa/build .pytest_cache .mypy_cache .ruff_cache $(CATALOGUES)
