@@ -586,3 +586,26 @@ def test_with_the_broker_down_at_confirmation_the_tasks_arrive_later(
     payload = receiver.pushes[0].payload
     team = next(d for d in drafts(db, incident.id) if d.role_title == "街道应急处置队")
     assert payload["url"] == f"/tasks/{team.id}"
+
+
+def test_the_task_card_links_the_board_only_for_those_who_may_open_it(
+    client: TestClient[Any], db: Session
+) -> None:
+    """A grid inspector offered a street incident's task sees the task, but the board is for
+    the incident's area: no link that would answer 'not found' (the crawl's broken link)."""
+    incident = reported(client, db)
+    assert post_form(client, f"/incidents/{incident.id}/confirm", {}).status_code == 303
+    board_link = f'href="/incidents/{incident.id}"'
+    inspector = user_id(db, "inspector")
+    offered = [d for d in drafts(db, incident.id) if inspector in d.people]
+    assert offered, "no task of the incident is offered to the grid's inspector"
+    sign_in(client, "inspector")
+    card = client.get(f"/tasks/{offered[0].id}")
+    assert card.status_code == 200
+    assert board_link not in card.text
+    assert client.get(f"/incidents/{incident.id}").status_code == 404
+
+    sign_in(client, "responder")
+    team = next(d for d in drafts(db, incident.id) if d.role_title == "街道应急处置队")
+    assert board_link in client.get(f"/tasks/{team.id}").text
+    assert client.get(f"/incidents/{incident.id}").status_code == 200

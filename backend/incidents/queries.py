@@ -256,4 +256,7 @@ def task_card(session: Session, principal: Principal, task_id: str) -> dict[str,
             ).scalars()
         },
         "may_check": holds and row.Incident.state == IncidentState.CONFIRMED,
+        # The board is for those whose area holds the incident's (services.get): a grid's
+        # inspector offered a street incident's task gets no link that would answer 'not found'.
+        "may_open_board": in_area,
     }
