@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,10 +52,9 @@ class LiveServer:
             return connection.execute(sql, params).fetchall()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    require_chromium()
-    data_dir = tmp_path_factory.mktemp("browser-data")
+@contextmanager
+def demo_server(data_dir: Path) -> Iterator[LiveServer]:
+    """The app on a freshly migrated and seeded demo database in `data_dir`."""
     env = {
         **os.environ,
         "GRIDSAFE_DATA_DIR": str(data_dir),
@@ -75,6 +74,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     with uvicorn_server(env, data_dir / "server.log") as url:
         yield LiveServer(url=url, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    require_chromium()
+    with demo_server(tmp_path_factory.mktemp("browser-data")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

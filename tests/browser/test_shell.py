@@ -315,42 +315,7 @@ def test_htmx_fragments_are_never_cached_as_pages(phone: Any, live_server: LiveS
     assert errors == []
 
 
-# Pages no link leads to; everything else is found by following links from the home page.
-EXTRA_PAGES = ["/enterprises?page=2", "/offline", "/no-such-page"]
-MAX_PAGES_PER_ROLE = 30
-
-
-def page_kind(path: str) -> str:
-    """One visit per kind of page: /enterprises/12 and /enterprises/40 are the same template."""
-    return re.sub(r"\d+", "N", path.split("?")[0])
-
-
-@pytest.mark.parametrize("username", ["inspector", "enterprise", "admin"])
-def test_every_page_loads_without_console_errors(
-    phone: Any, live_server: LiveServer, username: str
-) -> None:
-    page = phone.new_page()
-    errors = watch_console(page)
-    page.goto("/signin")
-    sign_in(page, username)
-    queue, extras, seen, visited = ["/"], list(EXTRA_PAGES), set(), []
-    while (queue or extras) and len(visited) < MAX_PAGES_PER_ROLE:
-        path = queue.pop(0) if queue else extras.pop(0)
-        kind = page_kind(path) if path not in EXTRA_PAGES else path
-        if kind in seen:
-            continue
-        seen.add(kind)
-        visited.append(path)
-        page.goto(path)
-        slug = re.sub(r"[^a-z0-9]+", "-", path).strip("-") or "home"
-        screenshot(page, f"{username}-{slug}")
-        assert_fits_phone(page)
-        queue += page.evaluate(
-            """() => [...document.querySelectorAll("a[href^='/']:not([download])")]
-                .map((a) => a.getAttribute("href"))"""
-        )
-    assert len(visited) > len(EXTRA_PAGES) + 1, visited
-    assert errors == [], visited
+# The crawl of every page of every role is in test_crawl.py.
 
 
 def test_an_ended_session_sends_htmx_requests_to_sign_in(
