@@ -41,6 +41,7 @@ from backend.i18n import LOCALES
 from backend.incidents import mutations as _incident_mutations  # noqa: F401  (registers them)
 from backend.incidents.pages import ROUTES as INCIDENT_ROUTES
 from backend.inspections.pages import InspectionPages
+from backend.navigation import home_actions, navigation
 from backend.offline.controllers import SyncApi
 from backend.offline.photos import PhotoApi
 from backend.overload import AdmissionLimit
@@ -98,6 +99,7 @@ def _jinja_environment(reload: bool) -> Environment:
         return context["request"].scope.get("user")
 
     environment.globals.update(_=translate, locale=current_locale, me=current_user, locales=LOCALES)
+    environment.globals.update(navigation=navigation, home_actions=home_actions)
     return environment
 
 

@@ -144,7 +144,7 @@ def test_reports_made_offline_reach_the_server_once_when_the_network_returns(
     expect(pending).to_have_count(2)
     expect(pending.first).to_contain_text("保存在本机，尚未发送")
     expect(page.locator("[data-outbox-id]").first).to_contain_text("1 张照片")
-    expect(page.locator(".tabs [data-outbox-count]")).to_have_text("2")
+    expect(page.locator(".topbar [data-outbox-count]")).to_have_text("2")
     items = outbox_items(page)
     assert [len(i["args"]["photos"]) for i in items] == [2, 1]
     assert items[0]["id"] < items[1]["id"]
@@ -158,7 +158,7 @@ def test_reports_made_offline_reach_the_server_once_when_the_network_returns(
     received = page.locator("[data-outbox-id][data-state=received]")
     expect(received).to_have_count(2, timeout=15_000)
     expect(received.first).to_contain_text("服务器已收到")
-    expect(page.locator(".tabs [data-outbox-count]")).to_be_hidden()
+    expect(page.locator(".topbar [data-outbox-count]")).to_be_hidden()
     screenshot(page, "outbox-received")
 
     rows = live_server.query(hazards_sql + " ORDER BY mutation_id", f"{marker}%")
@@ -232,7 +232,7 @@ def test_a_refused_report_shows_why_and_does_not_hold_up_the_next(
     expect(page.locator(f"[data-outbox-id='{good_id}']")).to_have_attribute(
         "data-state", "received"
     )
-    expect(page.locator(".tabs [data-outbox-count]")).to_have_text("1")
+    expect(page.locator(".topbar [data-outbox-count]")).to_have_text("1")
     screenshot(page, "outbox-refused")
     hazard_sql = "SELECT enterprise_id FROM hazard WHERE id = ?"
     assert live_server.query(hazard_sql, good_hazard) == [(inside,)]

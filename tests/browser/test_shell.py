@@ -100,7 +100,7 @@ def assert_fits_phone(page: Any) -> None:
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px"
     small = page.evaluate(
         """() => [...document.querySelectorAll(`button, input:not([type=hidden]), select,
-                textarea, .button, .tabs a, .brand, .pager a`)]
+                textarea, .button, .tabs a, .tabs summary, .outbox-link, .brand, .pager a`)]
             .filter((el) => el.offsetParent !== null)
             .map((el) => el.matches("[type=checkbox], [type=radio]") && el.closest("label") || el)
             .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
@@ -133,7 +133,7 @@ def test_sign_in_switch_language_and_open_offline(phone: Any, live_server: LiveS
     page.locator(".footer").get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("h1")).to_have_text(f"Hello, {INSPECTOR}")
-    expect(page.locator(".tabs")).to_have_text(re.compile(r"Home\s*Enterprises"))
+    expect(page.locator(".tabs")).to_have_text(re.compile(r"Home\s*Report\s*Scan\s*Tasks\s*More"))
     expect(page.locator("main")).to_contain_text("Enterprises in your area")
     expect(page.locator(".role-hint")).to_have_text(
         "Scan codes to check in, run inspections and report hazards."

@@ -29,6 +29,31 @@
   window.addEventListener("offline", showNetworkState);
   document.addEventListener("DOMContentLoaded", showNetworkState);
 
+  // The "more" menu opens over the page: a tap elsewhere or Escape closes it, as a menu does.
+  document.addEventListener("click", function (event) {
+    var open = document.querySelector("details[data-nav-more][open]");
+    if (open && !open.contains(event.target)) open.open = false;
+  });
+  document.addEventListener("keydown", function (event) {
+    var open = document.querySelector("details[data-nav-more][open]");
+    if (open && event.key === "Escape") {
+      open.open = false;
+      open.querySelector("summary").focus();
+    }
+  });
+
+  // The offline page offers only the ways on that open here with no network: pages the worker
+  // has kept (they are kept at sign-in for whoever is signed in).
+  document.addEventListener("DOMContentLoaded", function () {
+    var links = document.querySelectorAll("[data-offline-way]");
+    if (!links.length || !("caches" in window)) return;
+    [].forEach.call(links, function (link) {
+      caches.match(link.getAttribute("href"), { ignoreSearch: true }).then(function (kept) {
+        link.closest("li").hidden = !kept;
+      }, function () { return null; });
+    });
+  });
+
   // htmx 2 does not swap error responses by default; our 422 answers carry the re-rendered form.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
