@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from backend.assets import DIGEST_LENGTH, Assets, conditional
 from backend.errors import AppError
+from backend.i18n import Translator
 from backend.web import translator_of
 
 ICON_SIZES = (192, 512)
@@ -41,6 +42,15 @@ PRECACHE = (
 # Pages a signed-in person must be able to open with no network; the worker keeps a copy of
 # each as soon as someone is signed in (they hold the user's data, so never at install).
 OFFLINE_PAGES = ("/hazards/new", "/outbox", "/scan", "/tasks", "/warnings", "/inspections/due")
+# The ways on from the offline page (address, label, look): the field's work, then home. All but
+# home are OFFLINE_PAGES, kept at sign-in; home is kept as soon as it is seen, right after.
+OFFLINE_WAYS = (
+    ("/hazards/new", "home.actions.report", "primary"),
+    ("/scan", "home.actions.scan", "primary"),
+    ("/outbox", "nav.outbox", ""),
+    ("/tasks", "nav.tasks", ""),
+    ("/", "nav.home", ""),
+)
 # How long the worker waits for a page from the network before showing the kept copy: on a
 # connection that is up but passes nothing, a fetch can take a minute to fail.
 NETWORK_TIMEOUT_MS = 4000
@@ -197,4 +207,5 @@ class PwaRoutes(Controller):
     @get("/offline", sync_to_thread=False)
     def offline(self) -> Template:
         # Bilingual on purpose: the service worker caches this once and shows it in any language.
-        return Template(template_name="offline.html")
+        context = {"zh": Translator("zh"), "en": Translator("en"), "ways": OFFLINE_WAYS}
+        return Template(template_name="offline.html", context=context)

@@ -131,13 +131,24 @@ self.addEventListener("activate", (event) => {
 // belongs to the previous person and must not be stored after it.
 let pagesGeneration = 0;
 
-// The report form and the outbox open in a basement only if a copy was kept beforehand: every
-// signed-in page asks for them (not done at activation, which would hold up the first page).
+// The report form, the scanner, the outbox and the person's tasks must open in a basement, so a
+// copy of each is kept as soon as someone signs in (see forgetPagesThenSend), and again whenever
+// a signed-in page asks (a phone signed in before this worker existed, a copy grown old).
 // Fetched with the person's cookie; signed out, the answer is a redirect to sign-in: not kept.
 // A copy older than an hour is fetched again (the form lists the person's enterprises).
 const OFFLINE_PAGE_MAX_AGE_MS = 60 * 60 * 1000;
 
-async function keepOfflinePages() {
+// Files a kept page loads (the scanner's decoder on /scan): kept with it, or the page would
+// open offline without them.
+function assetsOf(html) {
+  const urls = [];
+  for (const match of html.matchAll(/(?:src|href)="(\/static\/[^"]+)"/g)) {
+    urls.push(match[1]);
+  }
+  return urls;
+}
+
+async function keepOfflinePagesNow() {
   const generation = pagesGeneration;
   const cache = await caches.open(PAGES);
   await Promise.all(OFFLINE_PAGES.map(async (url) => {
@@ -150,12 +161,26 @@ async function keepOfflinePages() {
       const request = new Request(url);
       const response = await fetch(request);
       if (isCacheablePage(request, response) && generation === pagesGeneration) {
+        const html = await response.clone().text();
         await storePage(request, response);
+        await keepAssets(assetsOf(html));
       }
     } catch (error) {
       // Offline: a page asks again on its next load.
     }
   }));
+}
+
+// Sign-in and the page it leads to both ask at once: one round of fetches serves both.
+let keeping = null;
+
+function keepOfflinePages() {
+  if (!keeping) {
+    keeping = keepOfflinePagesNow().finally(() => {
+      keeping = null;
+    });
+  }
+  return keeping;
 }
 
 self.addEventListener("message", (event) => {
@@ -290,8 +315,23 @@ async function networkFirstPage(event) {
 // offline: forget them before the sign-in or sign-out reaches the server.
 async function forgetPagesThenSend(event) {
   pagesGeneration += 1;
+  keeping = null; // a round started for the previous person stores nothing now
   await caches.delete(PAGES);
-  return sendForm(event);
+  const response = await sendForm(event);
+  if (new URL(event.request.url).pathname === "/signin" && signedIn(response)) {
+    // Kept now, while there is a network, not on the first visit to each page: a phone that
+    // goes offline right after signing in still opens the report form, scanner and outbox.
+    event.waitUntil(keepOfflinePages());
+  }
+  return response;
+}
+
+// A sign-in that worked answers a plain form with a redirect (seen here as "opaqueredirect")
+// and htmx with HX-Redirect; a refused one re-renders the form.
+function signedIn(response) {
+  return response.type === "opaqueredirect"
+    || response.redirected
+    || (response.ok && response.headers.has("HX-Redirect"));
 }
 
 // A form sent with no network would end on the browser's error page, a dead end in an
