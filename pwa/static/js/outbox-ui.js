@@ -61,7 +61,23 @@
   // ---- counts and the list --------------------------------------------------------------------
 
   async function refresh() {
-    await Promise.all([showCount(), renderList()]);
+    await Promise.all([showCount(), renderList(), showSaved()]);
+  }
+
+  // The notice on the outbox after saving says what became of the record: "kept on this phone"
+  // only while it is, "received" once the server has it (at once, with a network).
+  let savedId = null;
+
+  async function showSaved() {
+    const notice = document.querySelector("[data-outbox-saved]");
+    if (!notice || savedId === null) return;
+    const item = await Outbox.get(savedId);
+    const state = item ? item.state : "received"; // pruned: it was received long ago
+    const kind = state === "received" ? "Sent" : state === "rejected" ? "Refused" : "Saved";
+    notice.textContent = label(notice, kind);
+    notice.dataset.outboxSaved = state;
+    notice.className = "alert " + (state === "received" ? "ok" : state === "rejected" ? "error" : "warn");
+    notice.hidden = false;
   }
 
   async function showCount() {
@@ -163,9 +179,9 @@
         }
       });
     });
-    const saved = document.querySelector("[data-outbox-saved]");
-    if (saved && location.hash === "#saved") {
-      saved.hidden = false;
+    const saved = location.hash.match(/^#saved=(\d+)$/);
+    if (saved && document.querySelector("[data-outbox-saved]")) {
+      savedId = Number(saved[1]);
       history.replaceState(null, "", location.pathname + location.search);
     }
   }
@@ -282,7 +298,7 @@
       }
       if (item) {
         await askForBackgroundSync();
-        location.assign("/outbox#saved");
+        location.assign("/outbox#saved=" + item.id);
       }
     });
   }
@@ -344,6 +360,7 @@
       busy = true;
       const button = form.querySelector("[type=submit]");
       if (button) button.disabled = true;
+      let item;
       try {
         const args = {};
         Array.from(form.elements).forEach((field) => {
@@ -357,7 +374,7 @@
           args.longitude = coords.longitude;
           args.accuracy_m = coords.accuracy;
         }
-        await Outbox.enqueue(form.dataset.outbox, args, {
+        item = await Outbox.enqueue(form.dataset.outbox, args, {
           user: user,
           summary: { place: form.dataset.outboxPlace || "", category: form.dataset.outboxWhat || "" },
         });
@@ -367,8 +384,31 @@
         return;
       }
       await askForBackgroundSync();
-      location.assign("/outbox#saved");
+      location.assign(await whereAfter(form, item));
     });
+  }
+
+  // With a network the server answers within a moment: then the person sees what it made of
+  // it on the page the form came from (a check-in's distance, a far one flagged, the checklist
+  // to open next). Without one, or if it is slow, the outbox says the record waits on the phone.
+  const ANSWER_WAIT_MS = 8000;
+
+  async function whereAfter(form, item) {
+    if (navigator.onLine) {
+      sync({});
+      const deadline = Date.now() + ANSWER_WAIT_MS;
+      while (Date.now() < deadline) {
+        const now = await Outbox.get(item.id);
+        if (now && now.state === "received") {
+          const back = form.elements.namedItem("back");
+          return (back && back.value) || location.pathname + location.search;
+        }
+        if (now && now.state === "rejected") return "/outbox#saved=" + item.id;
+        if (!navigator.onLine) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    return "/outbox#saved=" + item.id;
   }
 
   // ---- the offline pages ----------------------------------------------------------------------
