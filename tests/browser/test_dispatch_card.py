@@ -19,9 +19,7 @@ pytestmark = pytest.mark.browser
 SCREENS = 3  # at most this many phone screens, all sections as they open
 
 
-def test_assigning_confirms_and_keeps_the_card_short(
-    browser: Any, live_server: LiveServer
-) -> None:
+def test_assigning_confirms_and_keeps_the_card_short(browser: Any, live_server: LiveServer) -> None:
     enterprise_id, _ = inspector_scope(live_server)
     context = new_context(browser, live_server)
     try:
