@@ -51,6 +51,14 @@ class LiveServer:
         with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
             return connection.execute(sql, params).fetchall()
 
+    def forget_language(self, username: str) -> None:
+        """Clear a demo user's stored language after a test chose one: a stored choice beats the
+        browser's, and later tests on this shared server expect the browser's."""
+        database = self.data_dir / "gridsafe.sqlite3"
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("UPDATE app_user SET locale = NULL WHERE username = ?", (username,))
+            connection.commit()
+
 
 @contextmanager
 def demo_server(data_dir: Path) -> Iterator[LiveServer]:

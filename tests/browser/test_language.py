@@ -74,6 +74,7 @@ def test_the_language_chosen_while_signed_in_follows_the_account(
     finally:
         choose(page, "zh")
     assert locale_of(live_server, "inspector2") == "zh"
+    live_server.forget_language("inspector2")
     assert errors == []
 
 
@@ -137,6 +138,7 @@ def test_a_task_pushed_to_a_responder_who_chose_english_is_english_on_every_chan
         page.locator("[data-push-toggle]").click()
         expect(page.locator("[data-push-control]")).to_have_attribute("data-push-state", "off")
     assert locale_of(live_server, "responder") == "zh"
+    live_server.forget_language("responder")
 
 
 def test_english_counts_people_and_hazards_and_names_units_in_english(

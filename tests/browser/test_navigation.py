@@ -121,10 +121,8 @@ def test_the_navigation_fits_a_phone(
         )
         expect(page.locator("nav.tabs summary")).to_have_class("current")
     finally:
-        # Stored on the account: back to Chinese, which the other tests on this server expect.
-        if locale != "zh-CN":
-            choose_language(page, "zh-CN")
         page.context.close()
+        live_server.forget_language(username)
 
 
 def test_the_outbox_and_its_count_are_always_in_sight(phone: Any) -> None:
@@ -188,6 +186,7 @@ def test_home_has_big_report_and_scan_for_people_on_site(
         page.wait_for_url("**/scan")
     finally:
         page.context.close()
+        live_server.forget_language(username)
 
 
 def test_office_roles_keep_home_for_their_own_work(browser: Any, live_server: LiveServer) -> None:
@@ -197,3 +196,4 @@ def test_office_roles_keep_home_for_their_own_work(browser: Any, live_server: Li
         expect(page.locator("[data-home-actions]")).to_have_count(0)
     finally:
         page.context.close()
+        live_server.forget_language("dispatcher")
