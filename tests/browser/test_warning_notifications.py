@@ -19,12 +19,14 @@ SHOWN = """async () => (await (await navigator.serviceWorker.ready).getNotificat
     .map((n) => ({ tag: n.tag, title: n.title, renotify: n.renotify, id: n.data.id }))"""
 
 
-def shown_once(page: Any, title: str) -> list[dict[str, Any]]:
-    """The notifications on screen once the worker has shown the one with this title."""
-    deadline = time.monotonic() + 5
+def shown_once(page: Any, *titles: str) -> list[dict[str, Any]]:
+    """The notifications on screen once the worker has shown every one with these titles (two
+    pushes are handled side by side: the second may be shown before the first)."""
+    deadline = time.monotonic() + 10
     while True:
         shown: list[dict[str, Any]] = page.evaluate(SHOWN)
-        if any(n["title"] == title for n in shown) or time.monotonic() > deadline:
+        on_screen = {n["title"] for n in shown}
+        if set(titles) <= on_screen or time.monotonic() > deadline:
             return shown
         page.wait_for_timeout(50)
 
@@ -67,8 +69,7 @@ def test_the_cancel_notice_replaces_the_alarm_and_alerts_again(
 
     push(1, "warning.sent", "[橙色预警] 大风", {"warning_id": warning_id})
     push(2, "task.assigned", "新任务", {"task_id": None})
-    shown_once(page, "[橙色预警] 大风")
-    before = shown_once(page, "新任务")
+    before = shown_once(page, "[橙色预警] 大风", "新任务")
     assert {n["tag"] for n in before} == {f"gridsafe-warning-{warning_id}", f"gridsafe-{base + 2}"}
     push(3, "warning.cancelled", "已撤销 [橙色预警] 大风", {"warning_id": warning_id})
     shown = sorted(shown_once(page, "已撤销 [橙色预警] 大风"), key=lambda n: n["id"])
